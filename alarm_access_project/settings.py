@@ -1,0 +1,84 @@
+"""Django settings: every value comes from the environment, with defaults that run with no service.
+
+Only `alarm_access.config` reads `settings.ALARM_ACCESS`; nothing else below the entry points does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("ALARM_ACCESS_VAR_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "alarm-access-development-only-key")
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "alarm_access",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "alarm_access_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'alarm_access.sqlite3'}"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"structured": {"()": "alarm_access.logs.KeyValueFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# Raw access settings; `alarm_access.config.AccessConfig.from_settings` validates and freezes them.
+ALARM_ACCESS = {
+    "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),
+    "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP", ""),
+    "KAFKA_GROUP_PREFIX": os.environ.get("KAFKA_GROUP_PREFIX", "alarm-access"),
+    "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
+    "METRICS_PORT": os.environ.get("ALARM_ACCESS_METRICS_PORT", "0"),
+    "VAR_DIR": str(VAR_DIR),
+    "TSDB_URL": os.environ.get("TSDB_URL", ""),
+    "NETWORK_TIMEOUT": os.environ.get("ALARM_ACCESS_NETWORK_TIMEOUT", "5"),
+    "DRAIN_TIMEOUT": os.environ.get("ALARM_ACCESS_DRAIN_TIMEOUT", "20"),
+}

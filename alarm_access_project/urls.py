@@ -1,0 +1,6 @@
+"""Admin pages for strategies, hosts, incidents and data sources."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]
