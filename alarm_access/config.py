@@ -1,0 +1,135 @@
+"""`AccessConfig`: the frozen, validated configuration, built once at the entry point.
+
+`AccessConfig.build(raw_settings, options)` is the only place that interprets `settings.ALARM_ACCESS` and the
+command-line options; everything below the entry point receives the resulting object. Invalid values raise
+`ConfigError` with a one-line message naming the setting.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alarm_access.errors import ConfigError
+
+
+class AccessType(enum.StrEnum):
+    DATA = "data"
+    REAL_TIME_DATA = "real_time_data"
+    EVENT = "event"
+    ALERT = "alert"
+    INCIDENT = "incident"
+
+
+class HandlerType(enum.StrEnum):
+    PROCESS = "process"
+    CELERY = "celery"
+
+
+#: The original's "host disabled" operating states (spec data-access §3.2).
+DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
+
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    """Knobs of the `data` access type (spec data-access Appendix A; defaults are the original's)."""
+
+    time_delay: int = 10
+    overlap_intervals: int = 1
+    max_lookback: int = 1800
+    max_time_points: int = 10
+    queue_max_len: int = 5_000_000
+    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
+    refresh_interval: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class AccessConfig:
+    access_type: AccessType
+    handler_type: HandlerType = HandlerType.PROCESS
+    service_type: str = "access"
+    hash_ring: bool = False
+    once: bool = False
+    max_cycles: int | None = None
+    max_uptime: float | None = None
+    min_interval: float = 1.0
+    metrics_port: int = 0
+    redis_url: str = ""
+    key_prefix: str = "bkmonitorv3.ee"
+    kafka_bootstrap: str = ""
+    celery_broker_url: str = ""
+    tsdb_url: str = ""
+    network_timeout: float = 5.0
+    drain_timeout: float = 20.0
+    var_dir: Path = Path("var")
+    data: DataSettings = field(default_factory=DataSettings)
+
+    @classmethod
+    def build(cls, raw: Mapping[str, Any], options: Mapping[str, Any]) -> AccessConfig:
+        """Validate settings (`raw`, the ALARM_ACCESS dict) and parsed options into one frozen config."""
+        access_type = _choice(AccessType, options.get("access_type"), "--access-type")
+        handler_type = _choice(HandlerType, options.get("handler_type") or "process", "--handler-type")
+        if options.get("service_type", "access") != "access":
+            raise ConfigError(f"--service-type must be 'access', got {options.get('service_type')!r}")
+        hash_ring = str(options.get("hash_ring", "0"))
+        if hash_ring not in ("0", "1"):
+            raise ConfigError(f"--hash-ring must be 0 or 1, got {hash_ring!r}")
+        return cls(
+            access_type=access_type,
+            handler_type=handler_type,
+            hash_ring=hash_ring == "1",
+            once=bool(options.get("once", False)),
+            max_cycles=_positive_or_none(options.get("max_cycles"), "--max-cycles"),
+            max_uptime=_positive_or_none(options.get("max_uptime"), "--max-uptime"),
+            min_interval=_number(options.get("min_interval", 1.0), "--min-interval", minimum=0.0),
+            metrics_port=int(_number(options.get("metrics_port") or raw.get("METRICS_PORT", 0),
+                                     "metrics port", minimum=0)),
+            redis_url=str(raw.get("REDIS_URL", "")),
+            key_prefix=_non_empty(raw.get("KEY_PREFIX", "bkmonitorv3.ee"), "ALARM_ACCESS_KEY_PREFIX"),
+            kafka_bootstrap=str(raw.get("KAFKA_BOOTSTRAP", "")),
+            celery_broker_url=str(raw.get("CELERY_BROKER_URL", "")),
+            tsdb_url=str(raw.get("TSDB_URL", "")),
+            network_timeout=_number(raw.get("NETWORK_TIMEOUT", 5), "ALARM_ACCESS_NETWORK_TIMEOUT", 0.1),
+            drain_timeout=_number(raw.get("DRAIN_TIMEOUT", 20), "ALARM_ACCESS_DRAIN_TIMEOUT", 0.0),
+            var_dir=Path(str(raw.get("VAR_DIR", "var"))),
+        )
+
+
+def _choice(kind: type[enum.StrEnum], value: Any, name: str) -> Any:
+    if value is None:
+        raise ConfigError(f"{name} is required (one of {', '.join(m.value for m in kind)})")
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be one of {', '.join(m.value for m in kind)}, got {value!r}"
+        ) from None
+
+
+def _number(value: Any, name: str, minimum: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be >= {minimum:g}, got {value!r}")
+    return number
+
+
+def _positive_or_none(value: Any, name: str) -> Any:
+    if value is None:
+        return None
+    number = _number(value, name, minimum=0.0)
+    if number <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+    return int(number) if float(number).is_integer() else number
+
+
+def _non_empty(value: Any, name: str) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ConfigError(f"{name} must not be empty")
+    return text

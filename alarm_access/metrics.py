@@ -1,0 +1,68 @@
+"""Every Prometheus metric of alarm-access, declared once, on one registry.
+
+Names of metrics the original emitted are kept (spec data-access §6) so existing dashboards keep working;
+new ones are prefixed `bkmonitor_access_`. Label values are bounded: access type, reason, source label,
+status — never a strategy id or record id, so the series count stays small.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+# --- process-wide ---------------------------------------------------------------------------------------
+CYCLES = Counter(
+    "bkmonitor_access_cycles", "Service cycles run, by outcome.",
+    ["access_type", "status"], registry=REGISTRY,
+)
+UP = Gauge("bkmonitor_access_up", "1 while the access service is running.", ["access_type"], registry=REGISTRY)
+READY = Gauge(
+    "bkmonitor_access_ready", "1 when the last cycle succeeded and dependencies answered.",
+    ["access_type"], registry=REGISTRY,
+)
+RECORDS_DROPPED = Counter(
+    "bkmonitor_access_records_dropped", "Points/records/messages dropped, by reason.",
+    ["access_type", "reason"], registry=REGISTRY,
+)
+BACKPRESSURE = Counter(
+    "bkmonitor_access_backpressure", "Pushes refused because a destination queue was full.",
+    ["access_type"], registry=REGISTRY,
+)
+
+# --- data access (names of the original kept where they exist) ---------------------------------------------
+DATA_PROCESS_TIME = Histogram(
+    "bkmonitor_access_data_process_time", "Time of one group pull (query, pipeline, push).",
+    ["strategy_group_key"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+DATA_PROCESS_COUNT = Counter(
+    "bkmonitor_access_data_process_count", "Group pulls, by status and exception class.",
+    ["strategy_group_key", "status", "exception"], registry=REGISTRY,
+)
+DATA_PULL_COUNT = Counter(
+    "bkmonitor_access_data_process_pull_data_count", "Records created from pulled points.",
+    ["strategy_group_key"], registry=REGISTRY,
+)
+PUSH_COUNT = Counter(
+    "bkmonitor_access_process_push_data_count", "Records pushed downstream, by queue type (data|nodata).",
+    ["strategy_id", "type"], registry=REGISTRY,
+)
+SOURCE_QUERY_TIME = Histogram(
+    "bkmonitor_datasource_query_time", "Time-series source query time.",
+    ["data_source_label", "data_type_label", "api"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+SOURCE_ERRORS = Counter(
+    "bkmonitor_access_source_errors", "Failed source queries (never counted as 'no data').",
+    ["data_source_label", "data_type_label"], registry=REGISTRY,
+)
+ITERATIONS_MISSED = Counter(
+    "bkmonitor_access_iterations_missed", "Group slots that were skipped or ran late, by reason.",
+    ["reason"], registry=REGISTRY,
+)
+SLOT_LATENESS = Histogram(
+    "bkmonitor_access_slot_lateness_seconds", "Delay between a group's slot start and its pull start.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+GROUPS = Gauge("bkmonitor_access_strategy_groups", "Strategy groups this process schedules.", registry=REGISTRY)

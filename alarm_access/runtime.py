@@ -1,0 +1,189 @@
+"""Service lifecycle: a loop service, the supervisor that owns signals, and the clock.
+
+Contract of a `Service`: `start()` returns at once (work runs in a thread); `stop()` asks it to stop intake
+and drain, returns at once, and is safe to call from a signal handler; `join(timeout)` waits up to `timeout`
+seconds and returns True once the service has fully stopped (flushed, committed, closed what it opened).
+`exit_code` is meaningful after the service stopped: 0 when every cycle succeeded (or the service was asked to
+stop), 1 when the last cycle failed.
+
+Signals are installed in exactly one place: `Supervisor.run`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol
+
+from alarm_access import metrics
+from alarm_access.logs import ctx
+
+logger = logging.getLogger("alarm_access.runtime")
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class Service(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None) -> bool: ...
+    @property
+    def exit_code(self) -> int: ...
+    def is_ready(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CycleOutcome:
+    """What one cycle did: `ok` False when any unit of work failed; `next_at` the epoch of the next wake-up."""
+
+    ok: bool
+    next_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLimits:
+    once: bool = False
+    max_cycles: int | None = None
+    max_uptime: float | None = None
+    min_interval: float = 0.0
+
+
+class LoopService:
+    """Runs `cycle(now)` in a thread until stopped or a limit is reached, then calls `close()`.
+
+    The cycle decides when it wants to run next (`CycleOutcome.next_at`); the loop sleeps on an Event so that
+    `stop()` interrupts the wait at once. A cycle in progress is never interrupted: `stop()` lets it finish
+    (its push and commit included), which is what "drain" means here.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cycle: Callable[[float], CycleOutcome],
+        close: Callable[[], None],
+        limits: LoopLimits,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self._cycle = cycle
+        self._close = close
+        self._limits = limits
+        self._clock = clock or SystemClock()
+        self._stopping = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"{name}-loop", daemon=True)
+        self._last_ok = True
+        self._exit_code = 0
+
+    def start(self) -> None:
+        metrics.UP.labels(self.name).set(1)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float | None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def exit_code(self) -> int:
+        return self._exit_code
+
+    def is_ready(self) -> bool:
+        return self._last_ok and not self._done.is_set()
+
+    def _run(self) -> None:
+        started = self._clock.now()
+        cycles = 0
+        try:
+            while not self._stopping.is_set():
+                now = self._clock.now()
+                try:
+                    outcome = self._cycle(now)
+                except Exception:
+                    logger.exception("cycle failed", extra=ctx(service=self.name))
+                    outcome = CycleOutcome(ok=False, next_at=now + max(self._limits.min_interval, 1.0))
+                self._record(outcome)
+                cycles += 1
+                if self._limit_reached(cycles, started):
+                    break
+                wait = max(outcome.next_at - self._clock.now(), self._limits.min_interval, 0.0)
+                self._stopping.wait(wait)
+        finally:
+            try:
+                self._close()
+            except Exception:
+                logger.exception("close failed", extra=ctx(service=self.name))
+                self._exit_code = 1
+            metrics.UP.labels(self.name).set(0)
+            self._done.set()
+
+    def _record(self, outcome: CycleOutcome) -> None:
+        self._last_ok = outcome.ok
+        self._exit_code = 0 if outcome.ok else 1
+        metrics.READY.labels(self.name).set(1 if outcome.ok else 0)
+        metrics.CYCLES.labels(self.name, "success" if outcome.ok else "failed").inc()
+
+    def _limit_reached(self, cycles: int, started: float) -> bool:
+        limits = self._limits
+        if limits.once:
+            return True
+        if limits.max_cycles is not None and cycles >= limits.max_cycles:
+            logger.info("max cycles reached", extra=ctx(service=self.name, cycles=cycles))
+            return True
+        if limits.max_uptime is not None and self._clock.now() - started >= limits.max_uptime:
+            logger.info("max uptime reached", extra=ctx(service=self.name, cycles=cycles))
+            return True
+        return False
+
+
+class Supervisor:
+    """Owns SIGTERM/SIGINT for one service: stop intake, wait up to `drain_timeout`, report the exit code."""
+
+    #: exit code when the service did not finish draining within its deadline
+    DRAIN_TIMEOUT_EXIT = 3
+
+    def __init__(self, service: Service, drain_timeout: float) -> None:
+        self._service = service
+        self._drain_timeout = drain_timeout
+        self._signalled = threading.Event()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signalled.set()
+        self._service.stop()
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._service.start()
+            while not self._service.join(0.2):
+                if self._signalled.is_set():
+                    return self._drain()
+            return 0 if self._signalled.is_set() else self._service.exit_code
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _drain(self) -> int:
+        logger.info("stop requested, draining", extra=ctx(service=self._service.name,
+                                                          deadline_s=self._drain_timeout))
+        if self._service.join(self._drain_timeout):
+            logger.info("stopped cleanly", extra=ctx(service=self._service.name))
+            return 0
+        logger.error("drain deadline passed, exiting with work in flight",
+                     extra=ctx(service=self._service.name, deadline_s=self._drain_timeout))
+        return self.DRAIN_TIMEOUT_EXIT
