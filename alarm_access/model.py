@@ -186,3 +186,54 @@ class Topology:
     hosts: tuple[Host, ...] = ()
     service_instances: tuple[ServiceInstance, ...] = ()
     dynamic_groups: tuple[DynamicGroup, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyGroup:
+    """Items of one business whose queries are identical: pulled once, fanned out to every item (§2.3).
+
+    `items` are `(strategy, item)` pairs sorted by strategy id then item id; the first pair's first query
+    config (`query_config`) is the one that is executed. `interval` is the smallest `agg_interval` over all
+    grouped items (the scheduling period; no 58 s cap, spec §9.15).
+    """
+
+    key: str
+    bk_biz_id: int
+    items: tuple[tuple[Strategy, Item], ...]
+    interval: int
+    source: tuple[str, str]
+    query_config: QueryConfig
+
+    @property
+    def first_item(self) -> Item:
+        return self.items[0][1]
+
+    @property
+    def strategy_ids(self) -> tuple[int, ...]:
+        """Distinct strategy ids in item order."""
+        return tuple(dict.fromkeys(strategy.id for strategy, _ in self.items))
+
+    @property
+    def dedupe_interval(self) -> int:
+        """Largest positive `agg_interval` of the first item's query configs (dedupe TTL = 10 x this)."""
+        intervals = [qc.agg_interval for qc in self.first_item.query_configs if qc.agg_interval > 0]
+        return max(intervals) if intervals else 60
+
+
+@dataclass(slots=True, eq=False)
+class Record:
+    """One standardized data point (spec §2.5), shared by every item of its strategy group.
+
+    Not frozen on purpose: `pipeline.run` enriches `dimensions` in place (one dict per point, never
+    copied) before it returns. Once a record is part of a result, nothing mutates it. The wire form is
+    `alarm_access.stages.records.to_wire`. `dimension_fields` is a JSON list on the wire.
+    """
+
+    record_id: str
+    time: int
+    value: Any
+    values: dict[str, Any]
+    dimensions: dict[str, Any]
+    dimension_fields: tuple[str, ...]
+    access_time: float
+    is_partial: bool = False
