@@ -1,0 +1,192 @@
+"""The Redis side of a `data` pull: dedupe/priority state in, records and signals out (spec §4.2-§4.3).
+
+Order of effects per run (ARCHITECTURE principle 6): `read_seen` + `read_priority` → `pipeline.run` →
+`push` → `commit_dedupe` → checkpoint → `set_run_heartbeat`. `push` writes nothing when any destination
+list is over `max_queue_length` (the original wrote some items and not others, spec §9.11), and dedupe is
+committed only after a successful push (§9.2). Every Redis error surfaces as `SourceUnavailable` naming
+the operation and key; only noise-reduce counts, which are advisory, are logged instead (spec §3.16).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+
+from alarm_access.adapters.redis_keys import (
+    DEFAULT_PREFIX,
+    NOISE_TTL,
+    PRIORITY_TTL,
+    PUSH_CHUNK,
+    RUN_HEARTBEAT_TTL,
+    SIGNAL_TTL,
+    RedisKeys,
+    data_ttl,
+    dedupe_ttl,
+    nodata_ttl,
+)
+from alarm_access.errors import Backpressure, SourceUnavailable
+from alarm_access.logs import ctx
+from alarm_access.model import Record, StrategyGroup
+from alarm_access.pipeline import PullResult
+from alarm_access.stages.records import to_wire
+
+logger = logging.getLogger("alarm_access.access.data")
+
+#: 10 x SQL_MAX_LIMIT, the original's overflow threshold for a detect/nodata list
+DEFAULT_MAX_QUEUE_LENGTH = 5_000_000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+@contextmanager
+def _redis_op(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise SourceUnavailable(f"redis {operation} failed: {exc}") from exc
+
+
+class RedisSink:
+    """Reads and writes the `data` hand-off keys under `prefix` with one `redis.Redis` client."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        max_queue_length: int = DEFAULT_MAX_QUEUE_LENGTH,
+    ) -> None:
+        self.client = client
+        self.keys = RedisKeys(prefix)
+        self.max_queue_length = max_queue_length
+
+    def read_seen(self, group: StrategyGroup, times: Iterable[int]) -> dict[int, set[str]]:
+        """Stored record ids per time bucket of `group` (one pipelined SMEMBERS per bucket)."""
+        buckets = sorted(set(times))
+        if not buckets:
+            return {}
+        keys = [self.keys.duplicate(group.key, t) for t in buckets]
+        with _redis_op(f"SMEMBERS {keys[0]} (+{len(keys) - 1} more)"):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.smembers(key)
+            replies = pipe.execute()
+        return {t: {_text(member) for member in members} for t, members in zip(buckets, replies, strict=True)}
+
+    def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Content of each priority hash (HGETALL), by priority group key."""
+        names = list(dict.fromkeys(priority_group_keys))
+        if not names:
+            return {}
+        with _redis_op(f"HGETALL {self.keys.priority(names[0])} (+{len(names) - 1} more)"):
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(self.keys.priority(name))
+            replies = pipe.execute()
+        return {
+            name: {_text(k): _text(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)
+        }
+
+    def check_capacity(self, keys: list[str]) -> None:
+        """Raise `Backpressure` naming the first list in `keys` longer than `max_queue_length`."""
+        if not keys:
+            return
+        with _redis_op(f"LLEN {keys[0]} (+{len(keys) - 1} more)"):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.llen(key)
+            lengths = pipe.execute()
+        for key, length in zip(keys, lengths, strict=True):
+            if length > self.max_queue_length:
+                raise Backpressure(f"{key} holds {length} records (limit {self.max_queue_length})")
+
+    def push(self, result: PullResult, group: StrategyGroup) -> None:
+        """Write records, nodata records, priority updates and the signal of `result` in one pipeline.
+
+        Checks every destination list first, so on `Backpressure` nothing of the group is written.
+        """
+        intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
+        data_keys = {item: self.keys.data(*item) for item in result.data}
+        nodata_keys = {item: self.keys.nodata(*item) for item in result.nodata}
+        self.check_capacity([*data_keys.values(), *nodata_keys.values()])
+        encoded: dict[int, str] = {}
+
+        def lines(records: Iterable[Record]) -> list[str]:
+            # Records are shared by items (and nodata): encode each once.
+            out = []
+            for record in records:
+                text = encoded.get(id(record))
+                if text is None:
+                    text = encoded[id(record)] = json.dumps(to_wire(record))
+                out.append(text)
+            return out
+
+        pipe = self.client.pipeline(transaction=False)
+        for item, records in result.data.items():
+            self._lpush(pipe, data_keys[item], lines(records), data_ttl(intervals[item]))
+        for item, records in result.nodata.items():
+            self._lpush(pipe, nodata_keys[item], lines(records), nodata_ttl(intervals[item]))
+        for write in result.priority_writes:
+            key = self.keys.priority(write.group_key)
+            if write.updates:
+                updates: dict[Any, Any] = dict(write.updates)  # redis' stub wants a wider key type
+                pipe.hset(key, mapping=updates)
+            if write.deletions:
+                pipe.hdel(key, *write.deletions)
+            pipe.expire(key, PRIORITY_TTL)  # after HSET, so a new hash gets its TTL too
+        if result.signal:
+            pipe.lpush(self.keys.signal(), *result.signal)
+            pipe.expire(self.keys.signal(), SIGNAL_TTL)
+        with _redis_op(f"push of group {group.key}"):
+            pipe.execute()
+        self._push_noise(result, group)
+
+    @staticmethod
+    def _lpush(pipe: Any, key: str, lines: list[str], ttl: int) -> None:
+        for start in range(0, len(lines), PUSH_CHUNK):
+            pipe.lpush(key, *lines[start : start + PUSH_CHUNK])
+        pipe.expire(key, ttl)
+
+    def _push_noise(self, result: PullResult, group: StrategyGroup) -> None:
+        if not result.noise_writes:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for write in result.noise_writes:
+            key = self.keys.noise_reduce(write.strategy_id, write.dimensions_md5)
+            pipe.zadd(key, mapping=dict(write.members))
+            pipe.expire(key, NOISE_TTL)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            logger.warning("noise-reduce counts not written: %s", exc, extra=ctx(sgk=group.key))
+
+    def commit_dedupe(
+        self, group: StrategyGroup, additions: Mapping[int, Iterable[str]], interval: int | None = None
+    ) -> None:
+        """Remember pushed record ids per bucket, TTL 10 x `interval` (default: `group.dedupe_interval`).
+
+        Call only after `push` succeeded.
+        """
+        ttl = dedupe_ttl(interval or group.dedupe_interval)
+        pipe = self.client.pipeline(transaction=False)
+        for time, record_ids in sorted(additions.items()):
+            members = list(record_ids)
+            if members:
+                key = self.keys.duplicate(group.key, time)
+                pipe.sadd(key, *members)
+                pipe.expire(key, ttl)
+        with _redis_op(f"dedupe commit of group {group.key}"):
+            pipe.execute()
+
+    def set_run_heartbeat(self, group: StrategyGroup, now: int) -> None:
+        """Record that the group ran at `now`; expires (spec §9.5) so deleted groups leave no key behind."""
+        key = self.keys.run_heartbeat(group.key)
+        with _redis_op(f"SET {key}"):
+            self.client.set(key, now, ex=RUN_HEARTBEAT_TTL)
