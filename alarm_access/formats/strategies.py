@@ -42,16 +42,16 @@ def parse_strategy(doc: Any, index: int | None = None) -> Strategy:
     """One strategy document → `Strategy`. `index` (position in a file) names entries without a usable id."""
     top = Fields(doc, _entry_name(doc, index))
     strategy_id = top.integer("id", minimum=1)
+    bk_biz_id = top.integer("bk_biz_id")
     priority = top.optional_integer("priority")
     if priority is not None and priority not in PRIORITY_RANGE:
         top.fail("priority", "must be an integer 0..10000 or null")
     shared_target = parse_target(top)
-    items = tuple(_parse_item(item, shared_target) for item in top.objects("items", required=True))
     return Strategy(
         id=strategy_id,
-        bk_biz_id=top.integer("bk_biz_id"),
+        bk_biz_id=bk_biz_id,
         name=top.text("name"),
-        items=items,
+        items=tuple(_parse_item(item, shared_target) for item in top.objects("items", required=True)),
         scenario=top.text("scenario"),
         is_enabled=top.flag("is_enabled", True),
         priority=priority,
