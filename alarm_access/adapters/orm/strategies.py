@@ -21,7 +21,6 @@ from django.db.models import Prefetch, QuerySet
 from alarm_access import models as db
 from alarm_access.errors import InvalidStrategy
 from alarm_access.formats import parse_strategy
-from alarm_access.formats._fields import is_int
 from alarm_access.logs import ctx
 from alarm_access.model import Strategy
 
@@ -145,7 +144,7 @@ def _qc_row(item: db.StrategyItem, position: int, doc: Mapping[str, Any]) -> db.
     row = db.QueryConfig(
         item=item,
         position=position,
-        qc_id=doc["id"] if is_int(doc.get("id")) else None,
+        qc_id=_int_or_none(doc.get("id")),
         data_source_label=doc["data_source_label"],
         data_type_label=doc["data_type_label"],
         result_table_id=_text(doc, "result_table_id"),
@@ -202,3 +201,8 @@ def _value(doc: Mapping[str, Any], key: str, default: Any) -> Any:
 def _text(doc: Mapping[str, Any], key: str, default: str = "") -> str:
     value = doc.get(key)
     return value if isinstance(value, str) else default
+
+
+def _int_or_none(value: Any) -> int | None:
+    # QC ids are ints in the original; anything else stays in `extra` instead of the integer column.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
