@@ -6,9 +6,13 @@ below belongs to one port; keep a port's contract in its docstring.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from alarm_access.model import QueryConfig
+from alarm_access.model import QueryConfig, Strategy, StrategyGroup, Topology
+
+if TYPE_CHECKING:
+    from alarm_access.stages.result import PullResult
 
 # ---------------------------------------------------------------------------------------------------------
 # Time series (adapters: prometheus_source.PrometheusSource, sql_source.SqlSource)
@@ -39,4 +43,61 @@ class TimeSeriesSource(Protocol):
 
     def close(self) -> None:
         """Release connections; the source is not used afterwards. Safe to call twice."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Strategies and topology (adapter: orm), the data hand-off (adapter: redis_sink.RedisSink)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class StrategyRepository(Protocol):
+    def load_strategies(self) -> list[Strategy]:
+        """Every enabled strategy. A stored strategy that no longer parses is skipped and logged by name."""
+        ...
+
+    def load_topology(self, bk_biz_ids: Collection[int]) -> Topology:
+        """Hosts, service instances and dynamic groups of the given businesses."""
+        ...
+
+
+class RecordSink(Protocol):
+    """Where a `data` pull reads its state from and delivers its result (spec data-access §4.2-§4.3).
+
+    Every method raises `SourceUnavailable` when the store fails; `deliver` raises `Backpressure` when a
+    destination queue is full. In both cases nothing of the delivery was written.
+    """
+
+    def read_checkpoint(self, group: StrategyGroup) -> int:
+        """The newest bucket already delivered for the group (0 when none is stored)."""
+        ...
+
+    def read_seen(self, group: StrategyGroup, times: Iterable[int]) -> dict[int, set[str]]:
+        """Record ids already delivered, per time bucket."""
+        ...
+
+    def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        ...
+
+    def deliver(self, result: PullResult, group: StrategyGroup, *, checkpoint: int, now: int) -> None:
+        """Atomically write the result's records and signal, its dedupe state, the checkpoint and the run
+        heartbeat: after a crash either all of them are written or none."""
+        ...
+
+
+class Ports(Protocol):
+    """What handlers get from the composition root. Built lazily: a handler only opens what it uses."""
+
+    @property
+    def strategies(self) -> StrategyRepository: ...
+
+    @property
+    def record_sink(self) -> RecordSink: ...
+
+    def source_for(self, source: tuple[str, str]) -> TimeSeriesSource:
+        """The time-series source serving `(data_source_label, data_type_label)`."""
+        ...
+
+    def close(self) -> None:
+        """Close every client and server the ports opened. Safe to call twice."""
         ...

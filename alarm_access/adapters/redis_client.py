@@ -2,7 +2,7 @@
 
 Every client made here has a socket timeout, a connect timeout and at most `retries` retries with
 exponential backoff on connection/timeout errors, so a hung Redis (`kill -STOP`) surfaces as a
-`redis.TimeoutError` within roughly `timeout × (retries + 1)` seconds instead of hanging a worker.
+`redis.TimeoutError` within roughly `timeout * (retries + 1)` seconds instead of hanging a worker.
 """
 
 from __future__ import annotations

@@ -1,0 +1,36 @@
+"""`StrategyRepository` over the Django ORM, for long-running services.
+
+Each call first drops a database connection that has gone stale or was closed by the server, so a
+service that runs for days survives a database restart, and a failed query surfaces as
+`SourceUnavailable` (retry at the next refresh) instead of killing the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.db import DatabaseError, close_old_connections, connections
+
+from alarm_access.adapters.orm.strategies import load_strategies
+from alarm_access.adapters.orm.topology import load_topology
+from alarm_access.errors import SourceUnavailable
+from alarm_access.model import Strategy, Topology
+
+
+class OrmStrategyRepository:
+    def load_strategies(self) -> list[Strategy]:
+        close_old_connections()
+        try:
+            return load_strategies(enabled_only=True)
+        except DatabaseError as exc:
+            raise SourceUnavailable(f"strategy database failed: {exc}") from exc
+
+    def load_topology(self, bk_biz_ids: Collection[int]) -> Topology:
+        close_old_connections()
+        try:
+            return load_topology(bk_biz_ids)
+        except DatabaseError as exc:
+            raise SourceUnavailable(f"topology database failed: {exc}") from exc
+
+    def close(self) -> None:
+        connections.close_all()
