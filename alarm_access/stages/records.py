@@ -76,9 +76,12 @@ def convert(value: Any) -> Any:
     Strings with a `.` become floats and other strings ints when they parse, otherwise stay strings;
     falsy numbers become `0`; other numbers are rounded to `POINT_PRECISION` decimals.
     """
+    kind = type(value)
+    if kind is float or kind is int:  # the common case first: one type check, no isinstance chain
+        return round(value, POINT_PRECISION) if value else 0
     if value is None:
         return None
-    if isinstance(value, str):
+    if kind is str or isinstance(value, str):
         try:
             value = float(value) if "." in value else int(value)
         except ValueError:
