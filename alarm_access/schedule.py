@@ -124,7 +124,6 @@ def query_window(
     overlap_intervals: int = 1,
     max_lookback: int = 1800,
     min_update_time: int = 0,
-    max_points: int = 10,
 ) -> QueryWindow | None:
     """The window a group pulls at `now` (spec data-access §1.5), or None when there is nothing to pull.
 
@@ -132,14 +131,15 @@ def query_window(
       buckets — late points of the last buckets are picked up again, dedupe drops what was already seen.
     - A checkpoint older than the look-back (`max_lookback`, or 5 intervals for intervals over 5 minutes)
       or missing restarts from `now - lookback`, but never before the strategy's last update.
-    - The window ends at the last bucket that closed `delay` seconds ago (end exclusive).
-    - At most `max_points` buckets past the overlap are pulled, so a catch-up after an outage proceeds
-      in bounded steps, oldest first, instead of one huge query.
+    - The window ends at the last bucket that closed `delay` seconds ago (end exclusive). It is not
+      capped: the pipeline's time-point limit delivers the oldest `max_time_points` buckets and moves the
+      checkpoint to the last of them, so a catch-up after an outage proceeds oldest first in bounded
+      steps, while an empty stretch of history can never pin the window (a capped window that found no
+      data would not move the checkpoint, and would be pulled again forever).
     """
     lookback = max(5 * interval, max_lookback) if interval > 300 else max_lookback
     since = checkpoint if checkpoint and now - checkpoint <= lookback else max(min_update_time, now - lookback)
     since -= since % interval
     start = since - overlap_intervals * interval
     end = (now - delay) - (now - delay) % interval
-    end = min(end, start + (max_points + overlap_intervals) * interval)
     return QueryWindow(start, end) if start < end else None

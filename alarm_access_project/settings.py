@@ -12,6 +12,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ALARM_ACCESS_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # the default SQLite file and the embedded Redis live here
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "alarm-access-development-only-key")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"

@@ -54,10 +54,10 @@ def a_result(g: StrategyGroup) -> PullResult:
     )
 
 
-def test_push_writes_the_spec_keys_types_and_ttls(client: redis.Redis, prefix: str) -> None:
+def test_deliver_writes_the_spec_keys_types_and_ttls(client: redis.Redis, prefix: str) -> None:
     g = a_group()
     result = a_result(g)
-    RedisSink(client, prefix).push(result, g)
+    RedisSink(client, prefix).deliver(result, g, checkpoint=T0, now=NOW)
     data = f"{prefix}.access.data.1.1"
     assert client.type(data) == "list" and client.llen(data) == 2
     assert 1790 < client.ttl(data) <= 1800
@@ -84,29 +84,31 @@ def test_overflow_guard_writes_nothing(client: redis.Redis, prefix: str) -> None
     full = f"{prefix}.access.data.2.2"  # the second item: the first must not be written either
     client.rpush(full, "a", "b", "c")
     with pytest.raises(Backpressure, match=full):
-        RedisSink(client, prefix, max_queue_length=2).push(a_result(g), g)
+        RedisSink(client, prefix, max_queue_length=2).deliver(a_result(g), g, checkpoint=T0, now=NOW)
     assert sorted(client.keys(f"{prefix}.*")) == [full] and client.llen(full) == 3
 
 
-def test_dedupe_round_trip_and_ttl(client: redis.Redis, prefix: str) -> None:
+def test_delivery_records_dedupe_state_checkpoint_and_heartbeat(client: redis.Redis, prefix: str) -> None:
     g = a_group()
     sink = RedisSink(client, prefix)
     result = a_result(g)
-    sink.commit_dedupe(g, result.dedupe_additions)
+    assert sink.read_checkpoint(g) == 0
+    sink.deliver(result, g, checkpoint=T0, now=NOW)
     key = f"{prefix}.access.data.duplicate.strategy_group_{g.key}.{T0}"
     assert client.type(key) == "set" and 590 < client.ttl(key) <= 600
     seen = sink.read_seen(g, [T0, T0 - 60])
     assert seen == {T0: set(result.dedupe_additions[T0]), T0 - 60: set()}
+    assert sink.read_checkpoint(g) == T0
+    checkpoint = f"{prefix}.checkpoint.strategy_group_{g.key}"
+    assert 3590 < client.ttl(checkpoint) <= 3600
+    heartbeat = f"{prefix}.access.run.strategy_group_{g.key}"
+    assert client.get(heartbeat) == str(NOW) and 3590 < client.ttl(heartbeat) <= 3600
 
 
-def test_read_priority_and_heartbeat(client: redis.Redis, prefix: str) -> None:
-    g = a_group()
+def test_read_priority(client: redis.Redis, prefix: str) -> None:
     sink = RedisSink(client, prefix)
     client.hset(f"{prefix}.access.data.priority.pg", "md5", "5:100")
     assert sink.read_priority(["pg", "other"]) == {"pg": {"md5": "5:100"}, "other": {}}
-    sink.set_run_heartbeat(g, NOW)
-    key = f"{prefix}.access.run.strategy_group_{g.key}"
-    assert client.get(key) == str(NOW) and 3590 < client.ttl(key) <= 3600
 
 
 def test_redis_errors_become_source_unavailable(prefix: str) -> None:
@@ -119,4 +121,4 @@ def test_wrong_type_destination_raises_source_unavailable(client: redis.Redis, p
     g = a_group()
     client.set(f"{prefix}.access.data.1.1", "not a list")
     with pytest.raises(SourceUnavailable, match="LLEN"):
-        RedisSink(client, prefix).push(a_result(g), g)
+        RedisSink(client, prefix).deliver(a_result(g), g, checkpoint=T0, now=NOW)

@@ -77,16 +77,17 @@ def test_window_from_checkpoint_with_overlap_and_delay() -> None:
 
 def test_window_without_checkpoint_looks_back_but_not_before_update() -> None:
     now = 100_000
-    window = query_window(checkpoint=0, now=now, interval=60, delay=10, max_points=1000)
+    window = query_window(checkpoint=0, now=now, interval=60, delay=10)
     assert window is not None and window.start == (now - 1800) - (now - 1800) % 60 - 60
     recent = query_window(checkpoint=0, now=now, interval=60, delay=10, min_update_time=now - 300)
     assert recent is not None and recent.start == (now - 300) - (now - 300) % 60 - 60
 
 
-def test_window_catch_up_is_bounded() -> None:
-    window = query_window(checkpoint=60_000, now=61_200, interval=60, delay=10, max_points=10)
+def test_window_after_an_outage_reaches_now() -> None:
+    # 20 closed buckets since the checkpoint: all are pulled; the pipeline's time-point limit bounds delivery
+    window = query_window(checkpoint=60_000, now=61_215, interval=60, delay=10)
     assert window is not None
-    assert (window.end - window.start) // 60 == 11
+    assert (window.start, window.end) == (59_940, 61_200)
 
 
 def test_window_empty_when_nothing_closed() -> None:
@@ -94,6 +95,6 @@ def test_window_empty_when_nothing_closed() -> None:
 
 
 def test_long_interval_looks_back_five_intervals() -> None:
-    window = query_window(checkpoint=0, now=1_000_000, interval=600, delay=10, max_points=100)
+    window = query_window(checkpoint=0, now=1_000_000, interval=600, delay=10)
     assert window is not None
     assert window.start <= 1_000_000 - 3000 - 600

@@ -16,6 +16,7 @@ SIGNAL_TTL = 1800
 PRIORITY_TTL = 600
 NOISE_TTL = 86400
 RUN_HEARTBEAT_TTL = 3600
+CHECKPOINT_TTL = 3600
 #: LPUSH at most this many records per command
 PUSH_CHUNK = 10_000
 
@@ -59,6 +60,10 @@ class RedisKeys:
 
     def noise_reduce(self, strategy_id: int, dimensions_md5: str) -> str:
         return self._key(f"access.noise_reduce.total.{strategy_id}.{dimensions_md5}")
+
+    def checkpoint(self, group_key: str) -> str:
+        """The newest time bucket already delivered for the group (epoch seconds)."""
+        return self._key(f"checkpoint.strategy_group_{group_key}")
 
     def run_heartbeat(self, group_key: str) -> str:
         """When the group last ran; nodata checks it to tell "no data" from "access is down"."""

@@ -1,10 +1,11 @@
 """The Redis side of a `data` pull: dedupe/priority state in, records and signals out (spec §4.2-§4.3).
 
-Order of effects per run (ARCHITECTURE principle 6): `read_seen` + `read_priority` → `pipeline.run` →
-`push` → `commit_dedupe` → checkpoint → `set_run_heartbeat`. `push` writes nothing when any destination
-list is over `max_queue_length` (the original wrote some items and not others, spec §9.11), and dedupe is
-committed only after a successful push (§9.2). Every Redis error surfaces as `SourceUnavailable` naming
-the operation and key; only noise-reduce counts, which are advisory, are logged instead (spec §3.16).
+Order of effects per pull (ARCHITECTURE principle 6): `read_checkpoint`, `read_seen`, `read_priority` →
+`pipeline.run` → `deliver`, which writes records, signal, dedupe state, checkpoint and run heartbeat in ONE
+transaction. The original committed dedupe before the push (spec §9.2) and wrote some items but not others
+on overflow (§9.11); here a pull is delivered entirely or not at all, and nothing when any destination list
+is over `max_queue_length`. Every Redis error surfaces as `SourceUnavailable` naming the operation and key;
+only noise-reduce counts, which are advisory, are logged instead (spec §3.16).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import redis
 
 from alarm_access.adapters.redis_keys import (
+    CHECKPOINT_TTL,
     DEFAULT_PREFIX,
     NOISE_TTL,
     PRIORITY_TTL,
@@ -107,10 +109,21 @@ class RedisSink:
             if length > self.max_queue_length:
                 raise Backpressure(f"{key} holds {length} records (limit {self.max_queue_length})")
 
-    def push(self, result: PullResult, group: StrategyGroup) -> None:
-        """Write records, nodata records, priority updates and the signal of `result` in one pipeline.
+    def read_checkpoint(self, group: StrategyGroup) -> int:
+        """The group's stored checkpoint, 0 when none is stored (or it expired)."""
+        key = self.keys.checkpoint(group.key)
+        with _redis_op(f"GET {key}"):
+            value = self.client.get(key)
+        return int(value) if value else 0
 
-        Checks every destination list first, so on `Backpressure` nothing of the group is written.
+    def deliver(self, result: PullResult, group: StrategyGroup, *, checkpoint: int, now: int) -> None:
+        """Write the whole outcome of one pull in one MULTI/EXEC transaction.
+
+        Records (detect and nodata lists), priority updates, the signal, the dedupe sets, the checkpoint and
+        the run heartbeat are applied together or not at all, so a worker killed at any point cannot leave
+        records delivered but not marked seen (which would duplicate them) or marked seen but not delivered
+        (which would lose them). Every destination list is checked first: on `Backpressure` nothing is
+        written. Noise-reduce counts are advisory and written afterwards, outside the transaction.
         """
         intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
         data_keys = {item: self.keys.data(*item) for item in result.data}
@@ -128,7 +141,7 @@ class RedisSink:
                 out.append(text)
             return out
 
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         for item, records in result.data.items():
             self._lpush(pipe, data_keys[item], lines(records), data_ttl(intervals[item]))
         for item, records in result.nodata.items():
@@ -144,7 +157,12 @@ class RedisSink:
         if result.signal:
             pipe.lpush(self.keys.signal(), *result.signal)
             pipe.expire(self.keys.signal(), SIGNAL_TTL)
-        with _redis_op(f"push of group {group.key}"):
+        self._add_dedupe(pipe, group, result.dedupe_additions)
+        if checkpoint > 0:
+            pipe.set(self.keys.checkpoint(group.key), checkpoint, ex=CHECKPOINT_TTL)
+        # Written only by a pull that succeeded: nodata tells "access is down" from "no data" by its age.
+        pipe.set(self.keys.run_heartbeat(group.key), now, ex=RUN_HEARTBEAT_TTL)
+        with _redis_op(f"delivery of group {group.key}"):
             pipe.execute()
         self._push_noise(result, group)
 
@@ -167,26 +185,12 @@ class RedisSink:
         except redis.RedisError as exc:
             logger.warning("noise-reduce counts not written: %s", exc, extra=ctx(sgk=group.key))
 
-    def commit_dedupe(
-        self, group: StrategyGroup, additions: Mapping[int, Iterable[str]], interval: int | None = None
-    ) -> None:
-        """Remember pushed record ids per bucket, TTL 10 x `interval` (default: `group.dedupe_interval`).
-
-        Call only after `push` succeeded.
-        """
-        ttl = dedupe_ttl(interval or group.dedupe_interval)
-        pipe = self.client.pipeline(transaction=False)
+    def _add_dedupe(self, pipe: Any, group: StrategyGroup, additions: Mapping[int, Iterable[str]]) -> None:
+        """Remember delivered record ids per bucket, TTL 10 x the group's dedupe interval."""
+        ttl = dedupe_ttl(group.dedupe_interval)
         for time, record_ids in sorted(additions.items()):
             members = list(record_ids)
             if members:
                 key = self.keys.duplicate(group.key, time)
                 pipe.sadd(key, *members)
                 pipe.expire(key, ttl)
-        with _redis_op(f"dedupe commit of group {group.key}"):
-            pipe.execute()
-
-    def set_run_heartbeat(self, group: StrategyGroup, now: int) -> None:
-        """Record that the group ran at `now`; expires (spec §9.5) so deleted groups leave no key behind."""
-        key = self.keys.run_heartbeat(group.key)
-        with _redis_op(f"SET {key}"):
-            self.client.set(key, now, ex=RUN_HEARTBEAT_TTL)

@@ -48,7 +48,6 @@ def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSe
         overlap_intervals=settings.overlap_intervals,
         max_lookback=settings.max_lookback,
         min_update_time=min(item.update_time or strategy.update_time for strategy, item in group.items),
-        max_points=settings.max_time_points,
     )
 
 

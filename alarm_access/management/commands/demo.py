@@ -74,7 +74,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
                 self.stdout.write(f"{queue}: {len(records)} records")
                 for record in records[-3:]:
                     self.stdout.write(f"  {json.dumps(record, ensure_ascii=False)}")
-            signal = [s.decode() for s in client.lrange(keys.signal(), 0, -1)]
+            signal = [s.decode() if isinstance(s, bytes) else s for s in client.lrange(keys.signal(), 0, -1)]
             self.stdout.write(f"{keys.signal()}: {signal}")
         finally:
             client.close()

@@ -1,0 +1,64 @@
+"""`run_access` as a user meets it: help, one-line errors with exit code 2, clean SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.services.access_env import ROOT, AccessEnv, stop
+
+
+def run_access(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", "run_access", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60, check=False)
+
+
+def test_help_documents_every_argument() -> None:
+    done = run_access("--help")
+    assert done.returncode == 0
+    for flag in ("--service-type", "--handler-type", "--access-type", "--hash-ring", "--once", "--max-cycles",
+                 "--max-uptime", "--min-interval", "--metrics-port", "real_time_data", "incident"):
+        assert flag in done.stdout, flag
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (("--access-type", "nope"), "--access-type"),
+        (("--access-type", "data", "--hash-ring", "2"), "--hash-ring"),
+        (("--access-type", "data", "-H", "thread"), "--handler-type"),
+        (("--access-type", "data", "-s", "detect"), "--service-type"),
+        (("--access-type", "data", "--max-cycles", "x"), "--max-cycles"),
+        (("--access-type", "data", "--max-cycles", "0"), "--max-cycles"),
+        ((), "--access-type is required"),
+        (("--access-type", "alert"), "not implemented yet"),
+        (("--access-type", "data", "-H", "celery"), "--handler-type celery is not available"),
+        (("--access-type", "data", "--hash-ring", "1"), "--hash-ring 1 is not available"),
+        (("--access-type", "data", "--surprise"), "unrecognized arguments"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], mentions: str) -> None:
+    done = run_access(*args)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert mentions in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.integration
+def test_sigterm_drains_and_exits_zero(env: AccessEnv) -> None:
+    env.manage("demo", "prepare")
+    process = env.spawn("run_access", "--access-type", "data", "--min-interval", "0.5")
+    try:
+        env.wait_for_log("group pulled")
+    finally:
+        started = time.monotonic()
+        code = stop(process, signal.SIGTERM, timeout=15)
+    assert code == 0, env.log()
+    assert time.monotonic() - started < 12  # the drain deadline (10 s) plus start-up slack
+    assert "stopped cleanly" in env.log()
