@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.services.access_env import AccessEnv, stop
+from tests.services.access_env import AccessEnv, access_env, stop
 from tests.services.data_world import (
     INTERVAL,
+    Sample,
     assert_exactly,
     ingest,
     samples_at,
     write_world,
 )
+from tests.services.redis_server import RedisServer
 from tests.services.victoria import VictoriaMetrics, start_victoria
 
 pytestmark = pytest.mark.integration
@@ -78,7 +80,7 @@ def test_once_pushes_exactly_the_samples_then_only_new_ones(
     env.manage("run_access", "--access-type", "data", "--once")
     assert_exactly(client, env.prefix, first + later)
     signal_list = client.lrange(f"{env.prefix}.access.data.signal", 0, -1)
-    assert {s.decode() for s in signal_list} == {"11", "12", "13"}
+    assert {s.decode() if isinstance(s, bytes) else s for s in signal_list} == {"11", "12", "13"}
 
 
 def test_long_running_service_follows_new_samples(
@@ -101,7 +103,7 @@ def test_long_running_service_follows_new_samples(
     assert_exactly(client, env.prefix, first + later)
 
 
-def _wait_for_records(client: redis.Redis, env: AccessEnv, samples: list, timeout: float) -> None:
+def _wait_for_records(client: redis.Redis, env: AccessEnv, samples: list[Sample], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -113,12 +115,8 @@ def _wait_for_records(client: redis.Redis, env: AccessEnv, samples: list, timeou
 
 
 def test_redis_down_fails_loudly_keeps_checkpoint_and_recovers(
-    tmp_path: Path, vm: VictoriaMetrics, private_redis: object, redis_url: str
+    tmp_path: Path, vm: VictoriaMetrics, private_redis: RedisServer
 ) -> None:
-    from tests.services.access_env import access_env
-    from tests.services.redis_server import RedisServer
-
-    assert isinstance(private_redis, RedisServer)
     with access_env(tmp_path, private_redis.url, TSDB_URL=vm.url, ALARM_ACCESS_NETWORK_TIMEOUT="1") as env:
         load_world(env, tmp_path)
         t = aligned_now()
@@ -148,12 +146,8 @@ def test_redis_down_fails_loudly_keeps_checkpoint_and_recovers(
 
 
 def test_hung_redis_surfaces_within_timeout_and_service_recovers(
-    tmp_path: Path, vm: VictoriaMetrics, private_redis: object
+    tmp_path: Path, vm: VictoriaMetrics, private_redis: RedisServer
 ) -> None:
-    from tests.services.access_env import access_env
-    from tests.services.redis_server import RedisServer
-
-    assert isinstance(private_redis, RedisServer)
     with access_env(tmp_path, private_redis.url, TSDB_URL=vm.url, ALARM_ACCESS_NETWORK_TIMEOUT="1") as env:
         load_world(env, tmp_path)
         t = aligned_now()
