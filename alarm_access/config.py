@@ -47,6 +47,96 @@ class DataSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSettings:
+    """Knobs of the `event` access type, from `ALARM_ACCESS["EVENT"]` (env `ALARM_ACCESS_EVENT_<NAME>`).
+
+    `topics` is the fallback `data_id:topic` list used on `kafka_bootstrap` when no `KafkaTopic` row exists.
+    Offsets are committed after the anomalies of a batch are pushed, every `commit_every_messages` messages
+    or `commit_every_seconds` seconds, whichever comes first.
+    """
+
+    topics: tuple[tuple[int, str], ...] = ()
+    data_ids: tuple[int, ...] = (1000, 1100000, 1100008)
+    disabled_data_ids: tuple[int, ...] = ()
+    cluster: str = "default"
+    group_prefix: str = "alarm-access"
+    batch_size: int = 1000
+    poll_timeout: float = 0.5
+    commit_every_messages: int = 5000
+    commit_every_seconds: float = 2.0
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    join_timeout: float = 30.0
+    offset_reset: str = "latest"
+    dlq_topic: str = "alarm_access_event_dlq"
+    max_invalid_ratio: float = 0.5
+    invalid_window: int = 1000
+    expire_seconds: int = 1800
+    qos_enabled: bool = False
+    qos_threshold: int = 3
+    qos_window: int = 300
+    queue_max_len: int = 1_000_000
+    refresh_interval: int = 60
+    enable_ping: bool = True
+    enable_agent: bool = True
+    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> EventSettings:
+        """Validate string settings (unknown names are refused, so a typo cannot pass silently)."""
+        known = {f.upper() for f in cls.__dataclass_fields__} | {"DISABLE_DATA_IDS"}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"unknown event setting(s) ALARM_ACCESS_EVENT_{', ALARM_ACCESS_EVENT_'.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            text = raw.get(name.upper())
+            if text is None or str(text).strip() == "":
+                continue
+            values[name] = _event_value(name, str(text).strip(), spec.type)
+        if str(raw.get("DISABLE_DATA_IDS") or "").strip():
+            values["disabled_data_ids"] = _event_value("disabled_data_ids", str(raw["DISABLE_DATA_IDS"]),
+                                                       "tuple[int, ...]")
+        settings = cls(**values)
+        if settings.offset_reset not in ("earliest", "latest"):
+            raise ConfigError("ALARM_ACCESS_EVENT_OFFSET_RESET must be earliest or latest, "
+                              f"got {settings.offset_reset!r}")
+        if not 0 < settings.max_invalid_ratio <= 1:
+            raise ConfigError("ALARM_ACCESS_EVENT_MAX_INVALID_RATIO must be in (0, 1]")
+        return settings
+
+    @property
+    def active_data_ids(self) -> tuple[int, ...]:
+        return tuple(i for i in self.data_ids if i not in self.disabled_data_ids)
+
+
+def _event_value(name: str, text: str, kind: Any) -> Any:
+    setting = f"ALARM_ACCESS_EVENT_{name.upper()}"
+    try:
+        if kind == "bool":
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+        if kind == "int":
+            number = int(text)
+            if number < 0:
+                raise ValueError(text)
+            return number
+        if kind == "float":
+            return _number(text, setting, minimum=0.0)
+        if kind == "tuple[int, ...]":
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        if kind == "tuple[tuple[int, str], ...]":
+            pairs = [part.split(":", 1) for part in text.split(",") if part.strip()]
+            return tuple((int(data_id), topic.strip()) for data_id, topic in pairs)
+    except ValueError:
+        raise ConfigError(f"{setting}: invalid value {text!r}") from None
+    return text
+
+
+@dataclass(frozen=True, slots=True)
 class AccessConfig:
     access_type: AccessType
     handler_type: HandlerType = HandlerType.PROCESS
@@ -66,6 +156,7 @@ class AccessConfig:
     drain_timeout: float = 20.0
     var_dir: Path = Path("var")
     data: DataSettings = field(default_factory=DataSettings)
+    event: EventSettings = field(default_factory=EventSettings)
 
     @classmethod
     def build(cls, raw: Mapping[str, Any], options: Mapping[str, Any]) -> AccessConfig:
@@ -95,6 +186,7 @@ class AccessConfig:
             network_timeout=_number(raw.get("NETWORK_TIMEOUT", 5), "ALARM_ACCESS_NETWORK_TIMEOUT", 0.1),
             drain_timeout=_number(raw.get("DRAIN_TIMEOUT", 20), "ALARM_ACCESS_DRAIN_TIMEOUT", 0.0),
             var_dir=Path(str(raw.get("VAR_DIR", "var"))),
+            event=EventSettings.from_raw({"GROUP_PREFIX": raw.get("KAFKA_GROUP_PREFIX"), **raw.get("EVENT", {})}),
         )
 
 

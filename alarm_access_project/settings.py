@@ -82,4 +82,11 @@ ALARM_ACCESS = {
     "TSDB_URL": os.environ.get("TSDB_URL", ""),
     "NETWORK_TIMEOUT": os.environ.get("ALARM_ACCESS_NETWORK_TIMEOUT", "5"),
     "DRAIN_TIMEOUT": os.environ.get("ALARM_ACCESS_DRAIN_TIMEOUT", "20"),
+    # event access: every ALARM_ACCESS_EVENT_<NAME> (see alarm_access.config.EventSettings), plus the original's
+    # DISABLE_EVENT_DATAID list
+    "EVENT": {
+        **{key.removeprefix("ALARM_ACCESS_EVENT_"): value for key, value in os.environ.items()
+           if key.startswith("ALARM_ACCESS_EVENT_")},
+        "DISABLE_DATA_IDS": os.environ.get("DISABLE_EVENT_DATAID", ""),
+    },
 }
