@@ -1,0 +1,87 @@
+"""The loop service's limits and stop behaviour, driven by a fake clock (no sleeping on real time)."""
+
+from __future__ import annotations
+
+import threading
+
+from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def make(
+    limits: LoopLimits, outcomes: list[bool], clock: FakeClock, step: float = 10.0
+) -> tuple[LoopService, list[float], threading.Event]:
+    """A service whose cycle `n` takes `step` fake seconds and succeeds per `outcomes[n]` (last repeats)."""
+    calls: list[float] = []
+    closed = threading.Event()
+
+    def cycle(now: float) -> CycleOutcome:
+        calls.append(now)
+        clock.t += step
+        ok = outcomes[min(len(calls), len(outcomes)) - 1]
+        return CycleOutcome(ok=ok, next_at=clock.t)  # due again at once: the limits decide
+
+    service = LoopService("test", cycle, closed.set, limits, clock)
+    return service, calls, closed
+
+
+def test_once_runs_one_cycle_closes_and_reports_failure() -> None:
+    service, calls, closed = make(LoopLimits(once=True), [False], FakeClock())
+    service.start()
+    assert service.join(5)
+    assert len(calls) == 1 and closed.is_set()
+    assert service.exit_code == 1
+
+
+def test_max_cycles() -> None:
+    service, calls, _ = make(LoopLimits(max_cycles=3), [True], FakeClock())
+    service.start()
+    assert service.join(5)
+    assert len(calls) == 3 and service.exit_code == 0
+
+
+def test_max_uptime() -> None:
+    service, calls, _ = make(LoopLimits(max_uptime=35), [True], FakeClock())
+    service.start()
+    assert service.join(5)
+    assert len(calls) == 4  # 10 s per cycle: stops at the first check at or past 35 s
+
+
+def test_stop_interrupts_the_wait_and_closes() -> None:
+    clock = FakeClock()
+    closed = threading.Event()
+    ran = threading.Event()
+
+    def cycle(now: float) -> CycleOutcome:
+        ran.set()
+        return CycleOutcome(ok=True, next_at=now + 3600)  # would sleep an hour
+
+    service = LoopService("test", cycle, closed.set, LoopLimits(), clock)
+    service.start()
+    assert ran.wait(5)
+    assert service.is_ready()
+    service.stop()
+    assert service.join(5) and closed.is_set()
+    assert not service.is_ready()
+
+
+def test_a_crashing_cycle_is_a_failed_cycle_not_a_dead_loop() -> None:
+    clock = FakeClock()
+    calls: list[float] = []
+
+    def cycle(now: float) -> CycleOutcome:
+        calls.append(now)
+        clock.t += 1
+        raise RuntimeError("boom")
+
+    service = LoopService("test", cycle, lambda: None, LoopLimits(max_cycles=2), clock)
+    service.start()
+    assert service.join(10)
+    assert len(calls) == 2 and service.exit_code == 1
