@@ -24,7 +24,8 @@ def test_metrics_health_and_readiness_endpoints(env: AccessEnv) -> None:
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
-        assert 'bkmonitor_access_data_process_count_total{exception="",status="success",strategy_group_key="__total__"}' in metrics
+        success = 'exception="",status="success",strategy_group_key="__total__"'
+        assert f"bkmonitor_access_data_process_count_total{{{success}}}" in metrics
         assert "bkmonitor_access_strategy_groups 3.0" in metrics
         assert 'bkmonitor_access_records_dropped_total{access_type="data",reason="host_disabled"}' in metrics
         assert httpx.get(f"{base}/nope", timeout=5).status_code == 404

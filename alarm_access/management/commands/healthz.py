@@ -64,10 +64,11 @@ class Command(OneLineErrorsMixin, BaseCommand):
         else:
             raw = settings.ALARM_ACCESS
             checks = {"database": _database}
-            if raw["REDIS_URL"]:
-                checks["redis"] = _redis(raw["REDIS_URL"], timeout)
-            if raw["TSDB_URL"]:
-                checks["tsdb"] = _http(raw["TSDB_URL"].rstrip("/") + "/api/v1/status/buildinfo", timeout)
+            redis_url, tsdb_url = str(raw["REDIS_URL"]), str(raw["TSDB_URL"])
+            if redis_url:
+                checks["redis"] = _redis(redis_url, timeout)
+            if tsdb_url:
+                checks["tsdb"] = _http(tsdb_url.rstrip("/") + "/api/v1/status/buildinfo", timeout)
         report: dict[str, Any] = {}
         for name, check in checks.items():
             started = time.perf_counter()
