@@ -28,7 +28,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy alarm_access alarm_access_project tests bench
+	$(VENV)/bin/mypy alarm_access alarm_access_project tests $(wildcard bench)
 	$(VENV)/bin/lint-imports
 
 test: install
