@@ -66,3 +66,29 @@ SLOT_LATENESS = Histogram(
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
 GROUPS = Gauge("bkmonitor_access_strategy_groups", "Strategy groups this process schedules.", registry=REGISTRY)
+
+# --- event access (names of the original kept where they exist, spec event-alert-incident §5) ----------------
+EVENT_MESSAGES = Counter(
+    "bkmonitor_access_event_messages", "Kafka event messages, by outcome (parsed|ignored|invalid).",
+    ["status"], registry=REGISTRY,
+)
+EVENT_PULL_COUNT = Counter(
+    "bkmonitor_access_event_process_pull_data_count", "Flat event records parsed from messages.",
+    ["data_id"], registry=REGISTRY,
+)
+EVENT_PROCESS_TIME = Histogram(
+    "bkmonitor_access_event_process_time", "Time to process and push one consumed batch.",
+    ["data_id"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+EVENT_PROCESS_COUNT = Counter(
+    "bkmonitor_access_event_process_count", "Consumed batches, by status and exception class.",
+    ["data_id", "status", "exception"], registry=REGISTRY,
+)
+EVENT_DEAD_LETTERS = Counter(
+    "bkmonitor_access_event_dead_letters", "Invalid event messages written to the dead-letter topic, by reason.",
+    ["reason"], registry=REGISTRY,
+)
+EVENT_LATENCY = Histogram(
+    "bkmonitor_access_event_latency_seconds", "Event time to anomaly pushed.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
