@@ -7,14 +7,20 @@ them in reverse order of creation (clients first, the embedded Redis server last
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import redis
 
+from alarm_access.adapters.event_sources import event_topic_routes, load_strategy_documents
+from alarm_access.adapters.kafka_consumer import KafkaEventStream
+from alarm_access.adapters.kafka_dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.prometheus_source import PrometheusSource
 from alarm_access.adapters.redis_client import EmbeddedRedis, connect
+from alarm_access.adapters.redis_events import RedisAnomalySink
 from alarm_access.adapters.redis_sink import RedisSink
 from alarm_access.adapters.sql_source import SqlSource
 from alarm_access.config import AccessConfig
@@ -32,6 +38,7 @@ class AdapterPorts:
         self._config = config
         self._closers: list[Callable[[], None]] = []
         self._source: TimeSeriesSource | None = None
+        self._event_bootstrap = ""
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -64,6 +71,54 @@ class AdapterPorts:
                 self._source = SqlSource()
             self._closers.append(self._source.close)
         return self._source
+
+    # --- event access (EventPorts) -------------------------------------------------------------------------
+    def event_streams(self) -> list[KafkaEventStream]:
+        """One consumer per Kafka cluster of the event topics, in group `{prefix}.access.event.{cluster}`.
+
+        The caller (the event service) owns and closes them: closing commits what it delivered."""
+        event = self._config.event
+        routes = event_topic_routes(event.active_data_ids, self._config.kafka_bootstrap, event.topics)
+        self._event_bootstrap = routes[0].bootstrap
+        group = f"{event.group_prefix}.access.event.{event.cluster}"
+        options: dict[str, Any] = {
+            "client.id": f"{group}-{socket.gethostname()}",
+            "session.timeout.ms": event.session_timeout_ms,
+            "heartbeat.interval.ms": event.heartbeat_interval_ms,
+            "auto.offset.reset": event.offset_reset,
+        }
+        by_cluster: dict[str, dict[str, int]] = {}
+        for route in routes:
+            by_cluster.setdefault(route.bootstrap, {})[route.topic] = route.data_id
+        return [
+            KafkaEventStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
+                             options=options, commit_every_messages=event.commit_every_messages,
+                             commit_every_seconds=event.commit_every_seconds, join_timeout=event.join_timeout)
+            for bootstrap, topics in by_cluster.items()
+        ]
+
+    @cached_property
+    def _dead_letters(self) -> KafkaDeadLetters:
+        bootstrap = self._config.kafka_bootstrap or self._event_bootstrap
+        producer = KafkaDeadLetters(bootstrap, self._config.event.dlq_topic, self._config.network_timeout)
+        self._closers.append(producer.close)
+        return producer
+
+    def dead_letters(self) -> KafkaDeadLetters:
+        return self._dead_letters
+
+    @cached_property
+    def _anomaly_sink(self) -> RedisAnomalySink:
+        event = self._config.event
+        return RedisAnomalySink(self.redis, self._config.key_prefix, max_queue_length=event.queue_max_len,
+                                qos_enabled=event.qos_enabled, qos_threshold=event.qos_threshold,
+                                qos_window=event.qos_window)
+
+    def anomaly_sink(self) -> RedisAnomalySink:
+        return self._anomaly_sink
+
+    def strategy_documents(self) -> list[dict[str, Any]]:
+        return load_strategy_documents()
 
     def close(self) -> None:
         while self._closers:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from alarm_access.config import AccessConfig, AccessType, HandlerType
 from alarm_access.errors import ConfigError
 from alarm_access.handlers.data import build_data_service
+from alarm_access.handlers.event import build_event_service
 from alarm_access.ports import Ports
 from alarm_access.runtime import Service
 
@@ -33,7 +34,11 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
         dispatchers=frozenset({HandlerType.PROCESS}),
     ),
     AccessType.REAL_TIME_DATA: HandlerSpec("consume metric points from Kafka for real-time strategies"),
-    AccessType.EVENT: HandlerSpec("consume agent/system events from Kafka and push anomalies"),
+    AccessType.EVENT: HandlerSpec(
+        "consume agent/system events from Kafka and push anomalies",
+        build=build_event_service,
+        dispatchers=frozenset({HandlerType.PROCESS}),
+    ),
     AccessType.ALERT: HandlerSpec("ingest third-party alerts into the alert event format"),
     AccessType.INCIDENT: HandlerSpec("consume AIOps incident messages and persist them"),
 }
