@@ -68,3 +68,48 @@ class RedisKeys:
     def run_heartbeat(self, group_key: str) -> str:
         """When the group last ran; nodata checks it to tell "no data" from "access is down"."""
         return self._key(f"access.run.strategy_group_{group_key}")
+
+    # --- protections and scale-out of the `data` access type (issue #4) ---------------------------------
+
+    def lock(self, group_key: str) -> str:
+        """The group's pull lock; its value is the fencing token of the holder."""
+        return self._key(f"access.lock.{group_key}")
+
+    def fence(self, group_key: str) -> str:
+        """Counter handing out the group's fencing tokens (INCR per lock acquisition)."""
+        return self._key(f"access.lock.fence.{group_key}")
+
+    def slot_done(self, group_key: str) -> str:
+        """The newest schedule slot of the group whose pull was delivered."""
+        return self._key(f"access.data.slot_done.strategy_group_{group_key}")
+
+    def token(self, group_key: str) -> str:
+        return self._key(f"access.data.token.strategy_group_{group_key}")
+
+    def source_slots(self, data_source_label: str, data_type_label: str) -> str:
+        return self._key(f"access.data.source_slots.{data_source_label}.{data_type_label}")
+
+    def circuit_breaking(self) -> str:
+        return self._key("cache.circuit_breaking.access.data")
+
+    def batch(self, group_key: str, batch_ts: int, index: int) -> str:
+        """Payload of one batch sub-task (gzip + base64 JSON points)."""
+        return self._key(f"access.batch.{group_key}.{batch_ts}.{index}")
+
+    def batch_result(self, group_key: str, batch_ts: int) -> str:
+        return self._key(f"access.batch.result.{group_key}.{batch_ts}")
+
+    def anomaly_list(self, strategy_id: int, item_id: int) -> str:
+        return self._key(f"detect.anomaly.list.{strategy_id}.{item_id}")
+
+    def anomaly_signal(self) -> str:
+        return self._key("detect.anomaly.signal")
+
+    def check_result(self, strategy_id: int, item_id: int, dimensions_md5: str, level: int) -> str:
+        return self._key(f"detect.result.{strategy_id}.{item_id}.{dimensions_md5}.{level}")
+
+    def last_checkpoint(self, strategy_id: int, item_id: int) -> str:
+        return self._key(f"detect.last.checkpoint.{strategy_id}.{item_id}")
+
+    def strategy_snapshot(self, strategy_id: int, update_time: int) -> str:
+        return self._key(f"cache.strategy.snapshot.{strategy_id}.{update_time}")
