@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alarm_access.model import QueryConfig, Strategy, StrategyGroup, Topology
 
 if TYPE_CHECKING:
+    from alarm_access.dispatch import Dispatcher, Fence
     from alarm_access.events.delivery import DeliveryPlan
     from alarm_access.events.kinds import EventMessage
     from alarm_access.events.standardize import Anomaly
+    from alarm_access.stages.anomaly import AnomalyWrites
     from alarm_access.stages.result import PullResult
 
 # ---------------------------------------------------------------------------------------------------------
@@ -82,9 +84,23 @@ class RecordSink(Protocol):
     def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
         ...
 
-    def deliver(self, result: PullResult, group: StrategyGroup, *, checkpoint: int, now: int) -> None:
+    def deliver(
+        self,
+        result: PullResult,
+        group: StrategyGroup,
+        *,
+        checkpoint: int,
+        now: int,
+        fence: Fence | None = None,
+        anomalies: AnomalyWrites | None = None,
+    ) -> None:
         """Atomically write the result's records and signal, its dedupe state, the checkpoint and the run
-        heartbeat: after a crash either all of them are written or none."""
+        heartbeat: after a crash either all of them are written or none.
+
+        With `fence`, the transaction also checks that the group lock still holds `fence.token` and that no
+        newer-or-equal slot was delivered (else `dispatch.FencedOut`, nothing written), records `fence.slot`
+        as delivered and never moves the stored checkpoint back. `anomalies` (inline static thresholds) are
+        written in the same transaction, in the detect service's output format."""
         ...
 
 
@@ -103,6 +119,56 @@ class Ports(Protocol):
 
     def close(self) -> None:
         """Close every client and server the ports opened. Safe to call twice."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data access at scale (adapters: redis_locks.RedisGuards, celery_dispatch.CeleryDispatcher)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class PullGuards(Protocol):
+    """Cross-process protections of a `data` pull; every method raises `SourceUnavailable` on a store error."""
+
+    def lock(self, group_key: str, slot: int, ttl: float) -> Fence | None:
+        """The group lock with a new fencing token for `ttl` seconds, or None when another pull holds it."""
+        ...
+
+    def unlock(self, fence: Fence) -> None:
+        """Release the lock if `fence` still holds it."""
+        ...
+
+    def tokens_left(self, group_key: str, budget: int) -> int:
+        """Query-time tokens left in the group's bucket (spec data-access §3.7)."""
+        ...
+
+    def spend_tokens(self, group_key: str, budget: int, seconds: float) -> int:
+        """Charge a pull of `seconds` to the group's bucket; returns the tokens left."""
+        ...
+
+    def take_source_slot(self, source: tuple[str, str], limit: int, lease: float) -> str | None:
+        """One of `limit` concurrent pulls of `source` (a holder id), or None when every slot is taken."""
+        ...
+
+    def give_source_slot(self, source: tuple[str, str], holder: str) -> None: ...
+
+    def breaker_rules(self) -> list[Any]:
+        """The configured circuit-breaking rules (spec data-access §3.10), `[]` when none."""
+        ...
+
+
+class DataPorts(Ports, Protocol):
+    """The ports of the `data` access type (implemented by `bootstrap.AdapterPorts`)."""
+
+    @property
+    def guards(self) -> PullGuards: ...
+
+    def celery_dispatcher(self) -> Dispatcher:
+        """Publishes pull jobs to the Celery broker; `ConfigError` when no broker URL is configured."""
+        ...
+
+    def strategy_documents(self) -> list[dict[str, Any]]:
+        """Every stored strategy in the original cached JSON format (the strategy snapshot content)."""
         ...
 
 

@@ -31,16 +31,23 @@ from alarm_access.adapters.redis_keys import (
     dedupe_ttl,
     nodata_ttl,
 )
+from alarm_access.dispatch import Fence, FencedOut
 from alarm_access.errors import Backpressure, SourceUnavailable
 from alarm_access.logs import ctx
 from alarm_access.model import Record, StrategyGroup
 from alarm_access.pipeline import PullResult
+from alarm_access.stages.anomaly import AnomalyWrites
 from alarm_access.stages.records import to_wire
 
 logger = logging.getLogger("alarm_access.access.data")
 
 #: 10 x SQL_MAX_LIMIT, the original's overflow threshold for a detect/nodata list
 DEFAULT_MAX_QUEUE_LENGTH = 5_000_000
+#: TTLs of the detect service's output keys (spec event-alert-incident §8)
+ANOMALY_TTL = 1800
+CHECK_RESULT_TTL = 3600
+LAST_CHECKPOINT_TTL = 7 * 86400
+SNAPSHOT_TTL = 3600
 
 
 def _text(value: bytes | str) -> str:
@@ -116,7 +123,16 @@ class RedisSink:
             value = self.client.get(key)
         return int(value) if value else 0
 
-    def deliver(self, result: PullResult, group: StrategyGroup, *, checkpoint: int, now: int) -> None:
+    def deliver(
+        self,
+        result: PullResult,
+        group: StrategyGroup,
+        *,
+        checkpoint: int,
+        now: int,
+        fence: Fence | None = None,
+        anomalies: AnomalyWrites | None = None,
+    ) -> None:
         """Write the whole outcome of one pull in one MULTI/EXEC transaction.
 
         Records (detect and nodata lists), priority updates, the signal, the dedupe sets, the checkpoint and
@@ -124,6 +140,11 @@ class RedisSink:
         records delivered but not marked seen (which would duplicate them) or marked seen but not delivered
         (which would lose them). Every destination list is checked first: on `Backpressure` nothing is
         written. Noise-reduce counts are advisory and written afterwards, outside the transaction.
+
+        With `fence` the fence, slot and checkpoint keys are WATCHed: the transaction runs only if the fence
+        still holds `fence.token` and no slot >= `fence.slot` was delivered, else `FencedOut` and nothing is
+        written; the checkpoint stored is the max of the stored and the new one. `anomalies` (inline
+        thresholds) go to the detect service's output keys in the same transaction.
         """
         intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
         data_keys = {item: self.keys.data(*item) for item in result.data}
@@ -142,6 +163,8 @@ class RedisSink:
             return out
 
         pipe = self.client.pipeline(transaction=True)
+        if fence is not None:
+            checkpoint = self._check_fence(pipe, fence, checkpoint)
         for item, records in result.data.items():
             self._lpush(pipe, data_keys[item], lines(records), data_ttl(intervals[item]))
         for item, records in result.nodata.items():
@@ -162,9 +185,49 @@ class RedisSink:
             pipe.set(self.keys.checkpoint(group.key), checkpoint, ex=CHECKPOINT_TTL)
         # Written only by a pull that succeeded: nodata tells "access is down" from "no data" by its age.
         pipe.set(self.keys.run_heartbeat(group.key), now, ex=RUN_HEARTBEAT_TTL)
+        if anomalies is not None:
+            self._queue_anomalies(pipe, anomalies)
+        if fence is not None:
+            pipe.set(self.keys.slot_done(group.key), fence.slot, ex=CHECKPOINT_TTL)
         with _redis_op(f"delivery of group {group.key}"):
-            pipe.execute()
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                raise FencedOut(f"group {group.key}: fence, slot or checkpoint changed during delivery") from None
         self._push_noise(result, group)
+
+    def _check_fence(self, pipe: Any, fence: Fence, checkpoint: int) -> int:
+        """WATCH the fence, slot and checkpoint keys, refuse a stale pull, start MULTI; the checkpoint to store."""
+        keys = (self.keys.fence(fence.group_key), self.keys.slot_done(fence.group_key),
+                self.keys.checkpoint(fence.group_key))
+        with _redis_op(f"fence check of group {fence.group_key}"):
+            pipe.watch(*keys)
+            token, done, stored = pipe.mget(*keys)
+        if token is None or int(token) != fence.token:
+            pipe.reset()
+            raise FencedOut(f"group {fence.group_key}: lock token {fence.token} superseded by {_text(token or b'-')}")
+        if done is not None and int(done) >= fence.slot:
+            pipe.reset()
+            raise FencedOut(f"group {fence.group_key}: slot {fence.slot} already done (newest {int(done)})")
+        pipe.multi()
+        return max(checkpoint, int(stored or 0))
+
+    def _queue_anomalies(self, pipe: Any, anomalies: AnomalyWrites) -> None:
+        for (strategy_id, item_id), lines in anomalies.lines.items():
+            self._lpush(pipe, self.keys.anomaly_list(strategy_id, item_id), list(lines), ANOMALY_TTL)
+        if anomalies.lines:
+            pipe.lpush(self.keys.anomaly_signal(), *(f"{s}.{i}" for s, i in anomalies.lines))
+            pipe.expire(self.keys.anomaly_signal(), ANOMALY_TTL)
+        for (strategy_id, item_id, md5, level), members in anomalies.check_results.items():
+            key = self.keys.check_result(strategy_id, item_id, md5, level)
+            pipe.zadd(key, mapping=dict(members))
+            pipe.expire(key, CHECK_RESULT_TTL)
+        for (strategy_id, item_id), fields in anomalies.last_checkpoints.items():
+            key = self.keys.last_checkpoint(strategy_id, item_id)
+            pipe.hset(key, mapping=dict(fields))
+            pipe.expire(key, LAST_CHECKPOINT_TTL)
+        for (strategy_id, update_time), document in anomalies.snapshots.items():
+            pipe.set(self.keys.strategy_snapshot(strategy_id, update_time), document, ex=SNAPSHOT_TTL)
 
     @staticmethod
     def _lpush(pipe: Any, key: str, lines: list[str], ttl: int) -> None:
