@@ -44,6 +44,43 @@ class DataSettings:
     queue_max_len: int = 5_000_000
     disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
     refresh_interval: int = 60
+    # --- scale and protections (env ALARM_ACCESS_DATA_<NAME>) ---
+    #: evaluate static thresholds in access when every item of a group is one (ACCESS_DETECT_MERGE_ENABLED)
+    inline_threshold: bool = True
+    #: when non-empty, only these strategies are detected inline (ACCESS_DETECT_MERGE_STRATEGY_IDS)
+    inline_strategy_ids: tuple[int, ...] = ()
+    #: seconds a group lock lives; a pull that outlives it is fenced out at delivery
+    lock_ttl: int = 180
+    #: query seconds per group per 10 minutes (ACCESS_TIME_PER_WINDOW)
+    token_budget: int = 30
+    #: concurrent pulls per (data_source_label, data_type_label) across all workers; 0 = unlimited
+    source_concurrency: int = 4
+    #: "dsl:dtl" sources whose pulls go to the QoS queue (QOS_DATASOURCE_LABELS)
+    qos_sources: tuple[str, ...] = ()
+    #: split a pull of more points than this into batch sub-tasks (-H celery); 0 = never
+    batch_threshold: int = 0
+    batch_size: int = 50_000
+    #: seconds the parent waits for its sub-tasks' results
+    batch_wait: int = 300
+    #: Redis-broker visibility timeout: an unacknowledged task is redelivered after it
+    celery_visibility_timeout: int = 3600
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> DataSettings:
+        """Validate `ALARM_ACCESS["DATA"]` (strings; unknown names are refused)."""
+        prefix = "ALARM_ACCESS_DATA_"
+        unknown = sorted(set(raw) - {f.upper() for f in cls.__dataclass_fields__})
+        if unknown:
+            raise ConfigError(f"unknown data setting(s) {prefix}{(', ' + prefix).join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            text = raw.get(name.upper())
+            if text is not None and str(text).strip() != "":
+                values[name] = _event_value(name, str(text).strip(), spec.type, prefix)
+        settings = cls(**values)
+        if settings.lock_ttl <= 0 or settings.batch_size <= 0 or settings.token_budget <= 0:
+            raise ConfigError(f"{prefix}LOCK_TTL, {prefix}BATCH_SIZE and {prefix}TOKEN_BUDGET must be > 0")
+        return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +147,8 @@ class EventSettings:
         return tuple(i for i in self.data_ids if i not in self.disabled_data_ids)
 
 
-def _event_value(name: str, text: str, kind: Any) -> Any:
-    setting = f"ALARM_ACCESS_EVENT_{name.upper()}"
+def _event_value(name: str, text: str, kind: Any, prefix: str = "ALARM_ACCESS_EVENT_") -> Any:
+    setting = f"{prefix}{name.upper()}"
     try:
         if kind == "bool":
             if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
@@ -186,6 +223,7 @@ class AccessConfig:
             network_timeout=_number(raw.get("NETWORK_TIMEOUT", 5), "ALARM_ACCESS_NETWORK_TIMEOUT", 0.1),
             drain_timeout=_number(raw.get("DRAIN_TIMEOUT", 20), "ALARM_ACCESS_DRAIN_TIMEOUT", 0.0),
             var_dir=Path(str(raw.get("VAR_DIR", "var"))),
+            data=DataSettings.from_raw(raw.get("DATA", {})),
             event=EventSettings.from_raw({"GROUP_PREFIX": raw.get("KAFKA_GROUP_PREFIX"), **raw.get("EVENT", {})}),
         )
 

@@ -82,6 +82,9 @@ ALARM_ACCESS = {
     "TSDB_URL": os.environ.get("TSDB_URL", ""),
     "NETWORK_TIMEOUT": os.environ.get("ALARM_ACCESS_NETWORK_TIMEOUT", "5"),
     "DRAIN_TIMEOUT": os.environ.get("ALARM_ACCESS_DRAIN_TIMEOUT", "20"),
+    # data access: every ALARM_ACCESS_DATA_<NAME> (see alarm_access.config.DataSettings)
+    "DATA": {key.removeprefix("ALARM_ACCESS_DATA_"): value for key, value in os.environ.items()
+             if key.startswith("ALARM_ACCESS_DATA_")},
     # event access: every ALARM_ACCESS_EVENT_<NAME> (see alarm_access.config.EventSettings), plus the original's
     # DISABLE_EVENT_DATAID list
     "EVENT": {
