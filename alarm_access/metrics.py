@@ -92,3 +92,40 @@ EVENT_LATENCY = Histogram(
     "bkmonitor_access_event_latency_seconds", "Event time to anomaly pushed.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+
+# --- data access at scale: dispatch and protections (issue #4) ----------------------------------------------
+DATA_PULLS_SKIPPED = Counter(
+    "bkmonitor_access_data_pulls_skipped",
+    "Pull jobs not run or not delivered, by reason (stale_slot, stale_epoch, unknown_group, locked, fenced).",
+    ["reason"], registry=REGISTRY,
+)
+TOKEN_FORBIDDEN = Counter(
+    "bkmonitor_access_token_forbidden_count", "Pulls refused because the group's query-time bucket was empty.",
+    registry=REGISTRY,
+)
+CIRCUIT_BROKEN = Counter(
+    "bkmonitor_access_circuit_breaking", "Groups (stage=group) or items (stage=item) cut by a circuit-breaking rule.",
+    ["stage", "data_source_label", "data_type_label"], registry=REGISTRY,
+)
+SOURCE_LIMITED = Counter(
+    "bkmonitor_access_source_limited", "Pulls refused because every concurrent slot of their source was taken.",
+    ["data_source_label", "data_type_label"], registry=REGISTRY,
+)
+TASKS_PUBLISHED = Counter(
+    "bkmonitor_access_celery_published", "Celery tasks published by the scheduler, by queue and status.",
+    ["queue", "status"], registry=REGISTRY,
+)
+BATCH_SUBTASKS = Counter(
+    "bkmonitor_access_data_batch_subtasks", "Batch sub-tasks of split pulls, by status (published, done, missing).",
+    ["status"], registry=REGISTRY,
+)
+PROCESS_OVERFLOW = Counter(
+    "bkmonitor_process_overflow", "Points of pulls larger than the batch threshold.", ["module"], registry=REGISTRY,
+)
+DETECT_PROCESS_TIME = Histogram(
+    "bkmonitor_detect_process_time", "Time of inline static-threshold detection of one group.",
+    ["strategy_id"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+INLINE_ANOMALIES = Counter(
+    "bkmonitor_access_inline_anomalies", "Anomalies written by inline static-threshold detection.", registry=REGISTRY,
+)
