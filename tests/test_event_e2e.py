@@ -164,7 +164,8 @@ def test_every_event_kind_becomes_its_anomaly(world: EventWorld) -> None:
     assert by_kind[23][0]["anomaly"]["2"]["anomaly_message"] == "磁盘(/)剩余空间只有5%"
     assert by_kind[27][0]["data"]["value"] == "service offline"
     assert by_kind[28][0]["data"]["dimensions"]["process_name"] == "bkmonitorbeat"
-    signals = {bytes(s).decode() for s in world.redis.lrange(world.key("detect.anomaly.signal"), 0, -1)}
+    signals = {s.decode() if isinstance(s, bytes) else s
+               for s in world.redis.lrange(world.key("detect.anomaly.signal"), 0, -1)}
     assert signals == {f"{sid}.{sid}" for sid in KINDS}
     snapshot = world.redis.get(agent["strategy_snapshot_key"])
     assert snapshot is not None and json.loads(snapshot)["id"] == 21
