@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -71,7 +72,7 @@ LOGGING = {
 }
 
 # Raw access settings; `alarm_access.config.AccessConfig.from_settings` validates and freezes them.
-ALARM_ACCESS = {
+ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),
     "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP", ""),
