@@ -238,3 +238,24 @@ def test_malformed_messages_go_to_the_dead_letter_topic(world: EventWorld) -> No
     reasons = Counter(letter.headers["x-error-reason"].decode() for letter in letters)
     assert set(reasons) == {"not_json", "empty", "not_object", "missing_field", "bad_time"}
     assert all(letter.headers["x-original-topic"].decode() == world.topics["base"] for letter in letters)
+
+
+def test_an_unreachable_broker_is_a_clear_failure_and_sigterm_still_exits(env: AccessEnv) -> None:
+    from tests.services.victoria import free_port
+
+    env.env.update(KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}", ALARM_ACCESS_EVENT_TOPICS="1000:nowhere",
+                   ALARM_ACCESS_NETWORK_TIMEOUT="1")
+    process = env.spawn("run_access", "--access-type", "event")
+    try:
+        env.wait_for_log("unreachable", timeout=30)
+    finally:
+        assert stop(process, signal.SIGTERM, timeout=15) == 0, env.log()
+    assert "event stream failed: kafka at 127.0.0.1:" in env.log()
+    assert "Traceback" not in env.log()
+
+
+def test_no_event_topic_is_a_one_line_usage_error(env: AccessEnv) -> None:
+    env.env.pop("KAFKA_BOOTSTRAP", None)
+    done = env.manage("run_access", "--access-type", "event", check=False)
+    assert done.returncode == 2, done.stderr
+    assert "no event topic configured" in done.stderr and "Traceback" not in done.stderr

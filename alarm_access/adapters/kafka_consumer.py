@@ -28,6 +28,7 @@ from alarm_access.logs import ctx
 logger = logging.getLogger("alarm_access.access.event.kafka")
 
 Partition = tuple[str, int]
+ERROR_LOG_INTERVAL = 30.0
 
 
 class KafkaEventStream:
@@ -55,6 +56,7 @@ class KafkaEventStream:
         self._all_down: str | None = None
         self._paused = False
         self._closed = False
+        self._error_logged: dict[int, float] = {}
         config = {
             "bootstrap.servers": bootstrap,
             "group.id": group_id,
@@ -63,6 +65,12 @@ class KafkaEventStream:
             "partition.assignment.strategy": "cooperative-sticky",
             "socket.timeout.ms": int(max(timeout, 1.0) * 1000),
             "error_cb": self._on_error,
+            # librdkafka's own log lines go through our formatter instead of raw stderr; below CRIT they repeat
+            # what error_cb reports (rate-limited) once per reconnect attempt
+            "logger": logging.getLogger("alarm_access.kafka.librdkafka"),
+            "log_level": 2,
+            "reconnect.backoff.ms": 500,
+            "reconnect.backoff.max.ms": 10000,
             **options,
         }
         self._consumer = Consumer(config)
@@ -103,7 +111,11 @@ class KafkaEventStream:
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN or error.fatal():
             self._all_down = error.str()
-        logger.warning("kafka client error: %s", error.str(), extra=ctx(bootstrap=self.bootstrap))
+        # a down broker reports every reconnect attempt: log each kind of error at most every 30 s
+        now = time.monotonic()
+        if now - self._error_logged.get(error.code(), -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
+            self._error_logged[error.code()] = now
+            logger.warning("kafka client error: %s", error.str(), extra=ctx(bootstrap=self.bootstrap))
 
     # --- the stream ------------------------------------------------------------------------------------------
     def poll(self, max_messages: int, timeout: float) -> list[EventMessage]:

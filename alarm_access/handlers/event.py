@@ -132,10 +132,12 @@ class EventAccess:
         if messages and not state.held:
             state.held = messages
             state.stream.pause()
-        first = messages[0] if messages else None
+        if not messages:
+            logger.error("event stream failed: %s", exc, extra=ctx(error=type(exc).__name__))
+            return False
+        first = messages[0]
         logger.error("event batch not delivered, holding it and retrying: %s", exc, extra=ctx(
-            error=type(exc).__name__, held=len(state.held),
-            at=f"{first.topic}/{first.partition}@{first.offset}" if first else "-"))
+            error=type(exc).__name__, held=len(state.held), at=f"{first.topic}/{first.partition}@{first.offset}"))
         return False
 
     def _handle(self, messages: list[EventMessage], routing: Routing) -> None:
