@@ -14,11 +14,13 @@ Deviations from the original, besides those documented in the stages:
 
 from __future__ import annotations
 
+import functools
+import gc
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alarm_access.model import Record, StrategyGroup
 from alarm_access.stages.dedupe import Deduper
@@ -35,10 +37,33 @@ from alarm_access.stages.filters import (
 from alarm_access.stages.limit import limit_time_points
 from alarm_access.stages.noise import noise_writes
 from alarm_access.stages.priority import PriorityWrite, decide_priority, priority_members
-from alarm_access.stages.records import RecordPlan, build_record, identify, plan_records, point_time
+from alarm_access.stages.records import RecordPlan, Series, SeriesMemo, build_record, plan_records, point_time
 from alarm_access.stages.result import DEFAULT_SETTINGS, DroppedPoint, ItemKey, PipelineSettings, PullResult
 
-__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "compile_group", "run"]
+__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "compile_group", "gc_paused", "run"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def gc_paused(function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with the cyclic garbage collector disabled, restoring its previous state after.
+
+    For bulk steps that allocate millions of acyclic containers (records, dicts, tuples): the collector
+    would otherwise traverse them again and again for no garbage. Cycles made meanwhile are collected later.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,23 @@ class _Accepted:
     created: int
 
 
+#: per-series outcome of enrichment, host status and item scope: (status, retained items, out-of-target keys)
+_Decision = tuple[str, tuple[int, ...], tuple[ItemKey, ...]]
+
+
+def _decide(plan: GroupPlan, dims: dict[str, Any], index: TopologyIndex, settings: PipelineSettings) -> _Decision:
+    """Enrich `dims` in place, then decide host status and which items keep the series' records."""
+    enrich(dims, index)
+    status = host_status(dims, index, settings.disabled_host_states)
+    all_items = tuple(range(len(plan.keys)))
+    if status != KEEP:
+        return status, (), ()
+    if not plan.scoped:
+        return status, all_items, ()
+    retained = tuple(i for i in all_items if plan.scopes[i].is_in_scope(dims))
+    return status, retained, tuple(plan.keys[i] for i in all_items if i not in retained)
+
+
 def _accept(
     plan: GroupPlan,
     points: Sequence[Mapping[str, Any]],
@@ -112,13 +154,19 @@ def _accept(
     stamp: float,
     is_partial: bool,
 ) -> _Accepted:
-    """None-drop, dedupe, expire, enrich, host status and item scope, point by point."""
-    rplan, scopes, keys = plan.records, plan.scopes, plan.keys
-    all_items = tuple(range(len(keys)))
+    """None-drop, dedupe, expire, enrich, host status and item scope, point by point.
+
+    Everything that depends only on a point's series (record id digest, enrichment, host status, item
+    scope) is computed once per series and shared by the series' points.
+    """
+    rplan, keys = plan.records, plan.keys
+    value_field = rplan.value_field
+    memo = SeriesMemo(rplan)
+    decisions: dict[Series, _Decision] = {}
     accepted = _Accepted([], 0, 0)
     # Newest-first like the original, so of two identical points in one result the later one is kept.
     for point in reversed(points):
-        if point.get(rplan.value_field) is None:
+        if point.get(value_field) is None:
             drop("none_value", point)
             continue
         time = point_time(point)
@@ -126,30 +174,28 @@ def _accept(
             drop("no_time", point)
             continue
         accepted.max_queried = max(accepted.max_queried, time)
-        identity = identify(rplan, point, time)
-        if not deduper.is_new(identity[0], time):
+        series = memo.of(point)
+        record_id = f"{series.digest}.{time}"
+        if not deduper.is_new(record_id, time):
             drop("duplicate", point)
             continue
         accepted.created += 1
         if is_expired(time, now, plan.max_age):
             drop("expired", point)
             continue
-        dims = identity[1]
-        enrich(dims, index)
-        status = host_status(dims, index, settings.disabled_host_states)
-        retained = all_items
+        decision = decisions.get(series)
+        if decision is None:
+            decision = decisions[series] = _decide(plan, series.dimensions, index, settings)
+        status, retained, outside = decision
         if status == HOST_DISABLED:
-            retained = ()
             for key in keys:
                 drop(HOST_DISABLED, point, key)
         elif status != KEEP:
             drop(status, point)
             continue
-        elif plan.scoped:
-            retained = tuple(i for i in all_items if scopes[i].is_in_scope(dims))
-            for i in all_items if len(retained) < len(all_items) else ():
-                if i not in retained:
-                    drop("out_of_target", point, keys[i])
+        for key in outside:
+            drop("out_of_target", point, key)
+        identity = (record_id, series.dimensions, series.fields)
         record = build_record(rplan, point, time, identity, access_time=stamp, is_partial=is_partial)
         accepted.entries.append(_Entry(record, point, retained))
     return accepted
@@ -165,6 +211,7 @@ def _fan_out(kept: list[_Entry], n_items: int, inhibited: AbstractSet[tuple[int,
     return per_item
 
 
+@gc_paused
 def run(
     group: StrategyGroup,
     points: Sequence[Mapping[str, Any]],

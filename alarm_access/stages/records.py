@@ -103,8 +103,20 @@ def _present(value: Any) -> bool:
 Identity = tuple[str, dict[str, Any], tuple[str, ...]]
 
 
-def identify(plan: RecordPlan, point: Mapping[str, Any], time: int) -> Identity:
-    """Record id and dimensions of `point`; the record id hashes the raw point's dims, not enriched ones."""
+class Series:
+    """What every point of one series shares: the digest of its identity dims, its dims and field names.
+
+    `dimensions` is the one dims dict of the series: the pipeline enriches it once and every record of the
+    series shares it (records are not mutated once built).
+    """
+
+    __slots__ = ("digest", "dimensions", "fields")
+
+    def __init__(self, digest: str, dimensions: dict[str, Any], fields: tuple[str, ...]) -> None:
+        self.digest, self.dimensions, self.fields = digest, dimensions, fields
+
+
+def _series(plan: RecordPlan, point: Mapping[str, Any]) -> Series:
     get = point.get
     dims = {name: get(name) for name in plan.dimension_names}
     if plan.has_dynamic_dims:
@@ -115,7 +127,43 @@ def identify(plan: RecordPlan, point: Mapping[str, Any], time: int) -> Identity:
     else:
         identity = dims
         fields = plan.dimension_names if not plan.has_dynamic_dims else tuple(dims)
-    return f"{count_md5(identity)}.{time}", dims, fields
+    return Series(count_md5(identity), dims, fields)
+
+
+class SeriesMemo:
+    """The `Series` of each point of one run, computed once per series instead of once per point.
+
+    A series is keyed by the raw values of the plan's dimension names. Only keys of strings and `None` (what
+    a TSDB returns) are remembered: `0`, `0.0`, `-0.0` and `False` compare equal but hash (`str()`)
+    differently, while nothing else equals a string or `None`, so a hit has exactly the first point's values.
+    """
+
+    __slots__ = ("_memo", "_names", "_plan")
+
+    def __init__(self, plan: RecordPlan) -> None:
+        self._plan, self._names = plan, plan.dimension_names
+        self._memo: dict[tuple[Any, ...], Series] = {}
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def of(self, point: Mapping[str, Any]) -> Series:
+        key = tuple(map(point.get, self._names))
+        try:
+            series = self._memo.get(key)
+        except TypeError:  # an unhashable dimension value (list, dict): not remembered
+            return _series(self._plan, point)
+        if series is None:
+            series = _series(self._plan, point)
+            if all(type(value) is str or value is None for value in key):
+                self._memo[key] = series
+        return series
+
+
+def identify(plan: RecordPlan, point: Mapping[str, Any], time: int) -> Identity:
+    """Record id and dimensions of `point`; the record id hashes the raw point's dims, not enriched ones."""
+    series = _series(plan, point)
+    return f"{series.digest}.{time}", series.dimensions, series.fields
 
 
 def build_record(
