@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+from _json import make_encoder
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import redis
@@ -35,9 +37,8 @@ from alarm_access.dispatch import Fence, FencedOut
 from alarm_access.errors import Backpressure, SourceUnavailable
 from alarm_access.logs import ctx
 from alarm_access.model import Record, StrategyGroup
-from alarm_access.pipeline import PullResult
+from alarm_access.pipeline import PullResult, gc_paused
 from alarm_access.stages.anomaly import AnomalyWrites
-from alarm_access.stages.records import to_wire
 
 logger = logging.getLogger("alarm_access.access.data")
 
@@ -52,6 +53,53 @@ SNAPSHOT_TTL = 3600
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class WireEncoder:
+    """`json.dumps(to_wire(record)).encode()`, byte for byte, at a fraction of the cost (`records.to_wire`).
+
+    The object is written field by field; sub-objects go through one C encoder built once, with
+    `json.dumps`' defaults (ASCII only, `", "` / `": "` separators, circular check, NaN allowed). The JSON of
+    `dimensions` and `dimension_fields` is remembered by object identity, as records of one series share
+    them: an encoder must not outlive the records it encoded.
+    """
+
+    __slots__ = ("_encode", "_shared")
+
+    def __init__(self) -> None:
+        self._encode = make_encoder(
+            {}, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+        )
+        self._shared: dict[int, str] = {}
+
+    def _json(self, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            return encode_basestring_ascii(value)
+        if kind is int:
+            return int.__repr__(value)
+        if kind is float and value - value == 0.0:  # finite; NaN and infinities have their own spelling
+            return float.__repr__(value)
+        return "".join(self._encode(value, 0))
+
+    def _shared_json(self, value: Any) -> str:
+        text = self._shared.get(id(value))
+        if text is None:
+            text = self._shared[id(value)] = "".join(self._encode(value, 0))
+        return text
+
+    def encode(self, record: Record) -> bytes:
+        """The wire JSON of `record` as UTF-8 (ASCII) bytes."""
+        fields = self._shared.get(id(record.dimension_fields))
+        if fields is None:
+            fields = self._shared[id(record.dimension_fields)] = "".join(self._encode(list(record.dimension_fields), 0))
+        partial = ', "is_partial": true' if record.is_partial else ""
+        return (
+            f'{{"time": {self._json(record.time)}, "value": {self._json(record.value)}, '
+            f'"values": {"".join(self._encode(record.values, 0))}, '
+            f'"dimensions": {self._shared_json(record.dimensions)}, "record_id": {self._json(record.record_id)}, '
+            f'"dimension_fields": {fields}{partial}, "access_time": {self._json(record.access_time)}}}'
+        ).encode()
 
 
 @contextmanager
@@ -150,15 +198,17 @@ class RedisSink:
         data_keys = {item: self.keys.data(*item) for item in result.data}
         nodata_keys = {item: self.keys.nodata(*item) for item in result.nodata}
         self.check_capacity([*data_keys.values(), *nodata_keys.values()])
-        encoded: dict[int, str] = {}
+        encoder = WireEncoder()
+        encoded: dict[int, bytes] = {}
 
-        def lines(records: Iterable[Record]) -> list[str]:
+        @gc_paused
+        def lines(records: Iterable[Record]) -> list[bytes]:
             # Records are shared by items (and nodata): encode each once.
             out = []
             for record in records:
                 text = encoded.get(id(record))
                 if text is None:
-                    text = encoded[id(record)] = json.dumps(to_wire(record))
+                    text = encoded[id(record)] = encoder.encode(record)
                 out.append(text)
             return out
 
@@ -233,7 +283,7 @@ class RedisSink:
             pipe.set(self.keys.strategy_snapshot(strategy_id, update_time), document, ex=SNAPSHOT_TTL)
 
     @staticmethod
-    def _lpush(pipe: Any, key: str, lines: list[str], ttl: int) -> None:
+    def _lpush(pipe: Any, key: str, lines: list[bytes], ttl: int) -> None:
         for start in range(0, len(lines), PUSH_CHUNK):
             pipe.lpush(key, *lines[start : start + PUSH_CHUNK])
         pipe.expire(key, ttl)
