@@ -1,0 +1,130 @@
+"""End-to-end throughput of one `data` pull against real Redis, next to a no-processing floor.
+
+    .venv/bin/python -m bench.data_pipeline [--sizes 10000,100000,1000000] [--redis-url redis://...]
+
+For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak), with the workload of
+`bench.workload`:
+
+* end to end: decode the TSDB response (JSON bytes) → `RedisSink.read_seen` → `pipeline.run` →
+  `RedisSink.deliver` (one MULTI/EXEC) — the work `handlers.data_pull.pull_group` does after its query;
+* floor: decode the same response and pipeline the same record bytes to as many lists (LPUSH in chunks of
+  `PUSH_CHUNK`), with no processing — what any implementation pays at least.
+
+Prints one JSON line per size. Every key is written under a unique prefix and deleted afterwards.
+Nothing is asserted: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from alarm_access import pipeline
+from alarm_access.adapters.redis_client import connect
+from alarm_access.adapters.redis_keys import PUSH_CHUNK
+from alarm_access.adapters.redis_sink import RedisSink
+from alarm_access.stages.records import point_time, to_wire
+from bench.workload import BUCKETS, NOW, build_group, build_topology, hosts_for, raw_points
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def _delete_prefix(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}.*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
+def _floor(client: redis.Redis, prefix: str, payload: bytes, lists: list[list[str]]) -> float:
+    """Seconds to decode `payload` and LPUSH `lists` (one Redis list each) in one pipelined round."""
+    started = time.perf_counter()
+    json.loads(payload)
+    pipe = client.pipeline(transaction=False)
+    for number, lines in enumerate(lists):
+        for start in range(0, len(lines), PUSH_CHUNK):
+            pipe.lpush(f"{prefix}.floor.{number}", *lines[start : start + PUSH_CHUNK])
+    pipe.execute()
+    return time.perf_counter() - started
+
+
+def measure(size: int, url: str) -> dict[str, Any]:
+    """Run one size in this process and return its figures."""
+    group = build_group()
+    generated = raw_points(size)
+    index = build_topology(hosts_for(len(generated) // BUCKETS))
+    payload = json.dumps(generated).encode()
+    del generated
+    client = connect(url, timeout=300)
+    prefix = f"bench.{uuid.uuid4().hex}"
+    sink = RedisSink(client, prefix)
+    try:
+        started = time.perf_counter()
+        points = json.loads(payload)
+        decoded = time.perf_counter()
+        seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
+        read = time.perf_counter()
+        result = pipeline.run(
+            group, points, now=NOW, topology_index=index, seen_record_ids=seen, priority_state={}, access_time=NOW
+        )
+        processed = time.perf_counter()
+        sink.deliver(result, group, checkpoint=result.checkpoint or 0, now=NOW)
+        delivered = time.perf_counter()
+
+        encoded = {id(r): json.dumps(to_wire(r)) for records in result.data.values() for r in records}
+        lists = [[encoded[id(r)] for r in records] for records in result.data.values()]
+        pushed, drops = sum(len(lines) for lines in lists), dict(result.drops)
+        del points, result, encoded
+        gc.collect()
+        _delete_prefix(client, prefix)
+        floor_s = _floor(client, prefix, payload, lists)
+    finally:
+        _delete_prefix(client, prefix)
+        client.close()
+    total = delivered - started
+    return {
+        "points": size,
+        "pushed": pushed,
+        "drops": drops,
+        "points_per_s": round(size / total),
+        "floor_points_per_s": round(size / floor_s),
+        "ratio_to_floor": round(floor_s / total, 3),
+        "us_per_point": round(total / size * 1e6, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "total_s": round(total, 3),
+        "decode_s": round(decoded - started, 3),
+        "read_seen_s": round(read - decoded, 3),
+        "pipeline_s": round(processed - read, 3),
+        "deliver_s": round(delivered - processed, 3),
+        "floor_s": round(floor_s, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated point counts")
+    parser.add_argument("--redis-url", default=DEFAULT_URL)
+    parser.add_argument("--in-process", action="store_true", help="run the sizes here, not in subprocesses")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    for size in sizes:
+        if args.in_process:
+            print(json.dumps(measure(size, args.redis_url)), flush=True)
+            continue
+        command = [sys.executable, "-m", "bench.data_pipeline", "--in-process", "--sizes", str(size)]
+        command += ["--redis-url", args.redis_url]
+        subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+if __name__ == "__main__":
+    main()
