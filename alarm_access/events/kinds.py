@@ -9,6 +9,7 @@ these dicts between strategy clones, spec W22).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,13 +77,8 @@ class FlatEvent:
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
 
-def parse_time(value: Any) -> int:
-    """Epoch seconds of a `"YYYY-MM-DD HH:MM:SS"` string read as UTC (the original's `arrow.get(_time_)`).
-
-    ISO 8601 strings with an offset are honoured; anything else raises `InvalidRecord("bad_time")`.
-    """
-    if not isinstance(value, str):
-        raise InvalidRecord("bad_time", f"event time {value!r} is not a string")
+@functools.lru_cache(maxsize=4096)
+def _parse_time_text(value: str) -> int:
     for fmt in _TIME_FORMATS:
         try:
             return int(datetime.strptime(value, fmt).replace(tzinfo=UTC).timestamp())
@@ -95,6 +91,17 @@ def parse_time(value: Any) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
+
+
+def parse_time(value: Any) -> int:
+    """Epoch seconds of a `"YYYY-MM-DD HH:MM:SS"` string read as UTC (the original's `arrow.get(_time_)`).
+
+    ISO 8601 strings with an offset are honoured; anything else raises `InvalidRecord("bad_time")`.
+    """
+    if not isinstance(value, str):
+        raise InvalidRecord("bad_time", f"event time {value!r} is not a string")
+    # events of one batch share a handful of timestamps; strptime is the costliest step of parsing
+    return _parse_time_text(value)
 
 
 def as_int(value: Any, what: str, default: int = 0) -> int:
