@@ -224,8 +224,9 @@ class StrategyGroup:
 class Record:
     """One standardized data point (spec §2.5), shared by every item of its strategy group.
 
-    Not frozen on purpose: `pipeline.run` enriches `dimensions` in place (one dict per point, never
-    copied) before it returns. Once a record is part of a result, nothing mutates it. The wire form is
+    Not frozen on purpose: `pipeline.run` enriches `dimensions` in place (one dict per series, shared by
+    the records of that series' buckets, never copied) before it returns. Once a record is part of a
+    result, nothing mutates it — which is what makes the sharing safe. The wire form is
     `alarm_access.stages.records.to_wire`. `dimension_fields` is a JSON list on the wire.
     """
 
