@@ -64,6 +64,8 @@ class KafkaEventStream:
             "enable.auto.offset.store": False,
             "partition.assignment.strategy": "cooperative-sticky",
             "socket.timeout.ms": int(max(timeout, 1.0) * 1000),
+            # events are latency-sensitive: a fetch waits at most 100 ms for more data (librdkafka: 500 ms)
+            "fetch.wait.max.ms": 100,
             "error_cb": self._on_error,
             # librdkafka's own log lines go through our formatter instead of raw stderr; below CRIT they repeat
             # what error_cb reports (rate-limited) once per reconnect attempt
