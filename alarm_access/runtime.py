@@ -170,10 +170,10 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self._service.start()
-            while not self._service.join(0.2):
-                if self._signalled.is_set():
-                    return self._drain()
-            return 0 if self._signalled.is_set() else self._service.exit_code
+            while not self._signalled.is_set() and not self._service.join(0.2):
+                pass
+            # A signal may land while the service is already finishing: it is still a requested stop.
+            return self._drain() if self._signalled.is_set() else self._service.exit_code
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
