@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from alarm_access.adapters.celery_app import make_celery_app
+from alarm_access.adapters.celery_dispatch import CeleryDispatcher
 from alarm_access.adapters.event_sources import event_topic_routes, load_strategy_documents
 from alarm_access.adapters.kafka_consumer import KafkaEventStream
 from alarm_access.adapters.kafka_dlq import KafkaDeadLetters
@@ -21,9 +23,11 @@ from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.prometheus_source import PrometheusSource
 from alarm_access.adapters.redis_client import EmbeddedRedis, connect
 from alarm_access.adapters.redis_events import RedisAnomalySink
+from alarm_access.adapters.redis_locks import RedisGuards
 from alarm_access.adapters.redis_sink import RedisSink
 from alarm_access.adapters.sql_source import SqlSource
 from alarm_access.config import AccessConfig
+from alarm_access.errors import ConfigError
 from alarm_access.handlers import spec_for
 from alarm_access.ports import TimeSeriesSource
 from alarm_access.runtime import Service
@@ -71,6 +75,23 @@ class AdapterPorts:
                 self._source = SqlSource()
             self._closers.append(self._source.close)
         return self._source
+
+    # --- data access (DataPorts) ---------------------------------------------------------------------------
+    @cached_property
+    def guards(self) -> RedisGuards:
+        return RedisGuards(self.redis, self._config.key_prefix)
+
+    @cached_property
+    def _celery_dispatcher(self) -> CeleryDispatcher:
+        if not self._config.celery_broker_url:
+            raise ConfigError("-H celery needs CELERY_BROKER_URL (a redis:// or amqp:// broker)")
+        dispatcher = CeleryDispatcher(
+            make_celery_app(self._config.celery_broker_url, self._config.data.celery_visibility_timeout))
+        self._closers.append(dispatcher.close)
+        return dispatcher
+
+    def celery_dispatcher(self) -> CeleryDispatcher:
+        return self._celery_dispatcher
 
     # --- event access (EventPorts) -------------------------------------------------------------------------
     def event_streams(self) -> list[KafkaEventStream]:

@@ -130,8 +130,9 @@ class Ports(Protocol):
 class PullGuards(Protocol):
     """Cross-process protections of a `data` pull; every method raises `SourceUnavailable` on a store error."""
 
-    def lock(self, group_key: str, slot: int, ttl: float) -> Fence | None:
-        """The group lock with a new fencing token for `ttl` seconds, or None when another pull holds it."""
+    def lock(self, group_key: str, slot: int, ttl: float, *, take_over: bool = False) -> Fence | None:
+        """The group lock with a new fencing token for `ttl` seconds, or None when another pull holds it.
+        With `take_over` the lock is taken even when held: the previous holder is fenced out at delivery."""
         ...
 
     def unlock(self, fence: Fence) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from tests.services.access_env import ROOT, AccessEnv, stop
 
 
 def run_access(*args: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
     return subprocess.run([sys.executable, "manage.py", "run_access", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=60, check=False)
+                          capture_output=True, timeout=60, check=False, env=environment)
 
 
 def test_help_documents_every_argument() -> None:
@@ -36,7 +38,8 @@ def test_help_documents_every_argument() -> None:
         (("--access-type", "data", "--max-cycles", "0"), "--max-cycles"),
         ((), "--access-type is required"),
         (("--access-type", "alert"), "not implemented yet"),
-        (("--access-type", "data", "-H", "celery"), "--handler-type celery is not available"),
+        (("--access-type", "event", "-H", "celery"), "--handler-type celery is not available"),
+        (("--access-type", "data", "-H", "celery"), "-H celery needs CELERY_BROKER_URL"),
         (("--access-type", "data", "--hash-ring", "1"), "--hash-ring 1 is not available"),
         (("--access-type", "data", "--surprise"), "unrecognized arguments"),
     ],

@@ -30,7 +30,7 @@ TOKEN_WINDOW = 600
 TOKEN_MAX_TTL = 1800
 
 _ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[3] == '0' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local token = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
@@ -85,11 +85,11 @@ class RedisGuards:
         self._spend = client.register_script(_SPEND)
         self._slot = client.register_script(_SLOT)
 
-    def lock(self, group_key: str, slot: int, ttl: float) -> Fence | None:
-        """Take the group lock for `ttl` seconds; None when another pull holds it."""
+    def lock(self, group_key: str, slot: int, ttl: float, *, take_over: bool = False) -> Fence | None:
+        """Take the group lock for `ttl` seconds; None when another pull holds it (unless `take_over`)."""
         with _redis_op(f"lock of group {group_key}"):
             token = int(self._acquire(keys=[self.keys.lock(group_key), self.keys.fence(group_key)],
-                                      args=[int(ttl * 1000), FENCE_TTL]))
+                                      args=[int(ttl * 1000), FENCE_TTL, int(take_over)]))
         return Fence(group_key, token, slot) if token else None
 
     def unlock(self, fence: Fence) -> None:

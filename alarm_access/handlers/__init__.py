@@ -31,7 +31,7 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
     AccessType.DATA: HandlerSpec(
         "pull time series of every strategy group on its interval and push records to detect",
         build=build_data_service,
-        dispatchers=frozenset({HandlerType.PROCESS}),
+        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
     ),
     AccessType.REAL_TIME_DATA: HandlerSpec("consume metric points from Kafka for real-time strategies"),
     AccessType.EVENT: HandlerSpec(

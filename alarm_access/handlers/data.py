@@ -1,27 +1,29 @@
-"""The `data` access service: keeps the strategy groups in sync and pulls each group on its slots.
+"""The `data` access service: keeps the strategy groups in sync and dispatches each group on its slots.
 
 One cycle: refresh the groups when due (strategies and topology are re-read every `refresh_interval`
-seconds and applied to the schedule by diff), pop the slots due at this tick, pull them. A failed group is
-logged with its key and strategy ids and counted; the others go on. With `--once` every group is pulled
-once, now, and the cycle's outcome (and so the exit code) is "failed" if any group failed.
+seconds and applied to the schedule by diff), pop the slots due at this tick, and hand each one as a
+`PullJob` to the dispatcher: `-H process` runs it inline (`InlineDispatcher` → `PullRunner.run`),
+`-H celery` publishes it to `celery_service` (or `celery_service_qos` for the sources listed in
+`ALARM_ACCESS_DATA_QOS_SOURCES`) for `celery worker` processes that run the same `PullRunner.run`
+(`alarm_access.tasks`). With `--once` every group is dispatched once, now, and the cycle's outcome (and so
+the exit code) is "failed" if any group failed (celery: if any job could not be published).
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from typing import cast
 
 from alarm_access import metrics
-from alarm_access.config import AccessConfig
+from alarm_access.config import AccessConfig, HandlerType
+from alarm_access.dispatch import Dispatcher, InlineDispatcher, PullJob
 from alarm_access.errors import AccessError
-from alarm_access.grouping import build_groups
-from alarm_access.handlers.data_pull import pull_group
+from alarm_access.handlers.data_catalog import GroupCatalog, group_epoch
+from alarm_access.handlers.data_runner import PullRunner
 from alarm_access.logs import ctx
-from alarm_access.model import StrategyGroup, Topology
-from alarm_access.ports import Ports
+from alarm_access.ports import DataPorts, Ports
 from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
 from alarm_access.schedule import DueSlot, Schedule
-from alarm_access.stages.enrich import index_topology
 
 logger = logging.getLogger("alarm_access.access.data")
 
@@ -29,14 +31,14 @@ logger = logging.getLogger("alarm_access.access.data")
 class DataAccess:
     """The cycle of the `data` service. Not thread-safe: one loop thread calls `cycle`."""
 
-    def __init__(self, config: AccessConfig, ports: Ports) -> None:
+    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher) -> None:
         self._config = config
         self._settings = config.data
-        self._ports = ports
+        self._catalog = catalog
+        self._dispatcher = dispatcher
         self._schedule = Schedule()
-        self._groups: dict[str, StrategyGroup] = {}
-        self._topology = index_topology(Topology())
         self._next_refresh = 0
+        self._qos_sources = frozenset(tuple(s.split(":", 1)) for s in config.data.qos_sources if ":" in s)
 
     def cycle(self, now: float) -> CycleOutcome:
         tick = int(now)
@@ -44,25 +46,22 @@ class DataAccess:
         if tick >= self._next_refresh:
             ok = self._refresh(tick)
         if self._config.once:
-            due = [DueSlot(key, tick, group.interval, 0, 0) for key, group in self._groups.items()]
+            due = [DueSlot(key, tick, group.interval, 0, 0) for key, group in self._catalog.groups.items()]
         else:
             due = self._schedule.pop_due(tick)
         for slot in due:
-            ok = self._pull(slot, tick) and ok
+            ok = self._dispatch(slot, tick) and ok
         next_at = min(self._schedule.next_due() or self._next_refresh, self._next_refresh)
         return CycleOutcome(ok=ok, next_at=float(next_at))
 
     def _refresh(self, tick: int) -> bool:
         self._next_refresh = tick + self._settings.refresh_interval
         try:
-            strategies = self._ports.strategies.load_strategies()
-            groups = {group.key: group for group in build_groups(strategies)}
-            topology = self._ports.strategies.load_topology({group.bk_biz_id for group in groups.values()})
+            self._catalog.refresh()
         except AccessError as exc:
             logger.error("strategy refresh failed, keeping the previous groups: %s", exc)
             return False
-        self._groups = groups
-        self._topology = index_topology(topology)
+        groups = self._catalog.groups
         changed, removed = self._schedule.sync({key: g.interval for key, g in groups.items()}, tick)
         metrics.GROUPS.set(len(groups))
         if changed or removed:
@@ -70,8 +69,8 @@ class DataAccess:
                                                             removed=len(removed)))
         return True
 
-    def _pull(self, slot: DueSlot, tick: int) -> bool:
-        group = self._groups.get(slot.key)
+    def _dispatch(self, slot: DueSlot, tick: int) -> bool:
+        group = self._catalog.groups.get(slot.key)
         if group is None:
             return True
         if slot.skipped:
@@ -79,38 +78,34 @@ class DataAccess:
         if self._schedule.is_late(slot):
             metrics.ITERATIONS_MISSED.labels("late").inc()
         metrics.SLOT_LATENESS.observe(slot.lateness)
-        started = time.perf_counter()
+        job = PullJob(group.key, slot.slot, tick, group.interval, group_epoch(group),
+                      qos=group.source in self._qos_sources)
+        return self._dispatcher.submit(job)
+
+    def close(self) -> None:
+        self._dispatcher.close()
+
+
+def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
+    """The supervised `data` service; closes the dispatcher and the ports when it stops. The ports must
+    implement `DataPorts` (bootstrap's `AdapterPorts` does)."""
+    ports = cast("DataPorts", any_ports)
+    celery = config.handler_type == HandlerType.CELERY
+    # A Celery scheduler needs neither topology nor strategy documents: the workers load their own.
+    catalog = GroupCatalog(ports, topology=not celery, max_age=config.data.refresh_interval)
+    dispatcher: Dispatcher
+    if celery:
+        dispatcher = ports.celery_dispatcher()
+    else:
+        dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True).run)
+    access = DataAccess(config, catalog, dispatcher)
+
+    def close() -> None:
         try:
-            pull_group(
-                group,
-                tick,
-                source=self._ports.source_for(group.source),
-                sink=self._ports.record_sink,
-                topology=self._topology,
-                settings=self._settings,
-            )
-        except Exception as exc:
-            # Classified here, once: expected failures are one line; anything else is a bug, with traceback.
-            expected = isinstance(exc, AccessError)
-            logger.log(
-                logging.ERROR,
-                "group pull failed: %s",
-                exc,
-                exc_info=not expected,
-                extra=ctx(sgk=group.key, strategy_ids=",".join(map(str, group.strategy_ids)),
-                          error=type(exc).__name__),
-            )
-            metrics.DATA_PROCESS_COUNT.labels("__total__", "failed", type(exc).__name__).inc()
-            return False
+            access.close()
         finally:
-            metrics.DATA_PROCESS_TIME.labels("__total__").observe(time.perf_counter() - started)
-        metrics.DATA_PROCESS_COUNT.labels("__total__", "success", "").inc()
-        return True
+            ports.close()
 
-
-def build_data_service(config: AccessConfig, ports: Ports) -> Service:
-    """The supervised `data` service; closes the ports when it stops."""
-    access = DataAccess(config, ports)
     limits = LoopLimits(once=config.once, max_cycles=config.max_cycles, max_uptime=config.max_uptime,
                         min_interval=config.min_interval if not config.once else 0.0)
-    return LoopService(config.access_type.value, access.cycle, ports.close, limits)
+    return LoopService(config.access_type.value, access.cycle, close, limits)

@@ -1,27 +1,38 @@
 """One pull of one strategy group: window → query → pipeline → push, in an order that is safe to crash in.
 
-`pull_group` is the unit of work of the `data` access type, the same in every dispatcher (in-process today,
-Celery tasks later). Effects are ordered per ARCHITECTURE principle 6: nothing is written before the query
+`pull_group` is the unit of work of the `data` access type, the same in every dispatcher (inline and Celery,
+see `handlers.data_runner`). Effects are ordered per ARCHITECTURE principle 6: nothing is written before the query
 and the pipeline succeeded, and the records, the dedupe state, the checkpoint and the run heartbeat are
 written by the sink in one atomic step — so a worker killed at any point either delivered a pull entirely
 (the next pull starts after it) or not at all (the next pull repeats it), never half of one.
+
+With `PullExtras.fence` the delivery is fenced (a pull that lost its lock, or whose slot was already
+delivered, writes nothing: `FencedOut`). With `PullExtras.thresholds` (every item of the group is a static
+threshold, spec §3.15) the records are detected here and the anomalies are written instead of the
+`access.data.*` queues, in the same transaction; nodata copies and noise counts are written as usual, and
+the time-point limit does not apply (as in the original's merge mode).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alarm_access import metrics, pipeline
 from alarm_access.config import DataSettings
+from alarm_access.dispatch import Fence
 from alarm_access.logs import ctx
 from alarm_access.model import StrategyGroup
 from alarm_access.ports import RecordSink, TimeSeriesSource
 from alarm_access.schedule import QueryWindow, query_window
+from alarm_access.stages.anomaly import AnomalyWrites, detect_records
 from alarm_access.stages.enrich import TopologyIndex
 from alarm_access.stages.priority import priority_group_keys
 from alarm_access.stages.records import point_time
+from alarm_access.stages.threshold import ItemThresholds
 
 logger = logging.getLogger("alarm_access.access.data")
 
@@ -36,6 +47,21 @@ class PullReport:
     pushed: dict[tuple[int, int], int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
     checkpoint: int | None = None
+    anomalies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PullExtras:
+    """Optional parts of a pull: the lock fence, inline thresholds per item with the strategy documents for
+    the snapshots and the snapshot key template (`{strategy_id}`, `{update_time}`)."""
+
+    fence: Fence | None = None
+    thresholds: Mapping[tuple[int, int], ItemThresholds] | None = None
+    documents: Mapping[int, str] = field(default_factory=dict)
+    snapshot_key: str = ""
+
+
+NO_EXTRAS = PullExtras()
 
 
 def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSettings) -> QueryWindow | None:
@@ -59,11 +85,13 @@ def pull_group(
     sink: RecordSink,
     topology: TopologyIndex,
     settings: DataSettings,
+    extras: PullExtras = NO_EXTRAS,
 ) -> PullReport:
     """Pull `group` once at `now` and deliver the result.
 
-    Raises `SourceUnavailable` (query or Redis failed: nothing was written, the checkpoint did not move) or
-    `Backpressure` (a destination queue is full: nothing was written). Both mean "retry at a later slot".
+    Raises `SourceUnavailable` (query or Redis failed: nothing was written, the checkpoint did not move),
+    `Backpressure` (a destination queue is full: nothing was written) or `FencedOut` (another pull owns the
+    group or the slot is done: nothing was written). All mean "retry at a later slot".
     """
     checkpoint = sink.read_checkpoint(group)
     window = window_for(group, checkpoint, now, settings)
@@ -88,20 +116,29 @@ def pull_group(
         seen_record_ids=seen,
         priority_state=priorities,
         settings=pipeline.PipelineSettings(
-            max_time_points=settings.max_time_points,
+            max_time_points=0 if extras.thresholds else settings.max_time_points,
             disabled_host_states=frozenset(settings.disabled_host_states),
         ),
         access_time=time.time(),
     )
     new_checkpoint = max(checkpoint, result.checkpoint or 0)
-    sink.deliver(result, group, checkpoint=new_checkpoint, now=now)
+    pushed = {key: len(records) for key, records in result.data.items()}
+    anomalies: AnomalyWrites | None = None
+    if extras.thresholds is not None:
+        detect_started = time.perf_counter()
+        anomalies = detect_records(group, result.data, extras.thresholds, now=time.time(),
+                                   snapshot_key=extras.snapshot_key, documents=extras.documents)
+        metrics.DETECT_PROCESS_TIME.labels("__total__").observe(time.perf_counter() - detect_started)
+        result = dataclasses.replace(result, data={}, signal=())
+    sink.deliver(result, group, checkpoint=new_checkpoint, now=now, fence=extras.fence, anomalies=anomalies)
     report = PullReport(
         group.key,
         window,
         pulled=result.pulled,
-        pushed={key: len(records) for key, records in result.data.items()},
+        pushed=pushed,
         drops=dict(result.drops),
         checkpoint=new_checkpoint,
+        anomalies=anomalies.count if anomalies else 0,
     )
     _observe(report, result.created)
     return report
@@ -111,6 +148,7 @@ def _observe(report: PullReport, created: int) -> None:
     metrics.DATA_PULL_COUNT.labels("__total__").inc(created)
     # Per-strategy labels would grow without bound; the log line below names the queues instead.
     metrics.PUSH_COUNT.labels("__total__", "data").inc(sum(report.pushed.values()))
+    metrics.INLINE_ANOMALIES.inc(report.anomalies)
     for reason, count in report.drops.items():
         metrics.RECORDS_DROPPED.labels("data", reason).inc(count)
     logger.info(
@@ -123,5 +161,6 @@ def _observe(report: PullReport, created: int) -> None:
             queues=",".join(f"{s}.{i}" for s, i in report.pushed) or "-",
             drops=",".join(f"{k}:{v}" for k, v in sorted(report.drops.items())) or "-",
             checkpoint=report.checkpoint,
+            anomalies=report.anomalies,
         ),
     )

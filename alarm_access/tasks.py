@@ -1,0 +1,84 @@
+"""Celery entry point of alarm-access: the app and its thin tasks (`celery -A alarm_access worker -Q ...`).
+
+    celery -A alarm_access worker -Q celery_service,celery_service_qos,celery_service_batch --pool=prefork
+
+Like `manage.py`, this module is an entry point: it sets Django up, builds the frozen `AccessConfig` from
+the settings once, and composes the ports. Each worker process builds its `DataWorker` lazily (after the
+prefork pool forked), so no connection is shared across processes. A task only decodes its JSON payload and
+calls `PullRunner.run` (or `BatchRunner.run`), the code `-H process` runs inline.
+
+`ALARM_ACCESS_WORKER_METRICS_PORT` (optional) serves this worker's Prometheus metrics on that port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alarm_access_project.settings")
+django.setup()
+
+from celery.signals import worker_process_shutdown, worker_ready  # noqa: E402
+from django.conf import settings  # noqa: E402
+from prometheus_client import start_http_server  # noqa: E402
+
+from alarm_access import metrics  # noqa: E402
+from alarm_access.adapters.celery_app import RUN_DATA_TASK, make_celery_app  # noqa: E402
+from alarm_access.bootstrap import AdapterPorts  # noqa: E402
+from alarm_access.config import AccessConfig  # noqa: E402
+from alarm_access.dispatch import PullJob  # noqa: E402
+from alarm_access.errors import InvalidRecord  # noqa: E402
+from alarm_access.handlers.data_catalog import GroupCatalog  # noqa: E402
+from alarm_access.handlers.data_runner import PullRunner  # noqa: E402
+
+logger = logging.getLogger("alarm_access.tasks")
+
+CONFIG = AccessConfig.build(settings.ALARM_ACCESS, {"access_type": "data", "handler_type": "celery"})
+app = make_celery_app(CONFIG.celery_broker_url or "redis://127.0.0.1:6379/0", CONFIG.data.celery_visibility_timeout)
+
+
+class DataWorker:
+    """The ports, group catalog and runner of one worker process."""
+
+    def __init__(self) -> None:
+        self.ports = AdapterPorts(CONFIG)
+        self.catalog = GroupCatalog(self.ports, max_age=CONFIG.data.refresh_interval)
+        self.runner = PullRunner(CONFIG, self.ports, self.catalog)
+
+
+_worker: DataWorker | None = None
+
+
+def worker() -> DataWorker:
+    global _worker  # noqa: PLW0603 - one per worker process, built after fork
+    if _worker is None:
+        _worker = DataWorker()
+    return _worker
+
+
+@app.task(name=RUN_DATA_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def run_access_data(payload: dict[str, Any]) -> bool:
+    """Pull one group for one slot. Returns False when the pull failed (logged and counted by the runner)."""
+    try:
+        job = PullJob.from_json(payload)
+    except InvalidRecord as exc:
+        metrics.DATA_PULLS_SKIPPED.labels("bad_payload").inc()
+        logger.error("pull task rejected: %s", exc)
+        return False
+    return worker().runner.run(job)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _serve_metrics(**_: Any) -> None:
+    port = int(os.environ.get("ALARM_ACCESS_WORKER_METRICS_PORT") or 0)
+    if port:
+        start_http_server(port, addr="127.0.0.1", registry=metrics.REGISTRY)
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _close(**_: Any) -> None:
+    if _worker is not None:
+        _worker.ports.close()
