@@ -42,6 +42,7 @@ class AdapterPorts:
         self._config = config
         self._closers: list[Callable[[], None]] = []
         self._source: TimeSeriesSource | None = None
+        self._source_by_url: dict[str, TimeSeriesSource] = {}
         self._event_bootstrap = ""
 
     @cached_property
@@ -66,7 +67,16 @@ class AdapterPorts:
         return RedisSink(self.redis, self._config.key_prefix, max_queue_length=self._config.data.queue_max_len)
 
     def source_for(self, source: tuple[str, str]) -> TimeSeriesSource:
-        """`TSDB_URL` set: its Prometheus-compatible API serves every source; else the embedded SQL table."""
+        """`TSDB_URL` set: its Prometheus-compatible API serves every source; else the embedded SQL table.
+        A source named in `ALARM_ACCESS_DATA_SOURCE_URLS` ("dsl:dtl=url") is served by its own API."""
+        urls = dict(entry.split("=", 1) for entry in self._config.data.source_urls if "=" in entry)
+        url = urls.get(f"{source[0]}:{source[1]}")
+        if url:
+            if url not in self._source_by_url:
+                timeout = self._config.network_timeout
+                own = self._source_by_url[url] = PrometheusSource(url, connect_timeout=timeout, read_timeout=timeout)
+                self._closers.append(own.close)
+            return self._source_by_url[url]
         if self._source is None:
             if self._config.tsdb_url:
                 timeout = self._config.network_timeout

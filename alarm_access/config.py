@@ -64,6 +64,8 @@ class DataSettings:
     batch_wait: int = 300
     #: Redis-broker visibility timeout: an unacknowledged task is redelivered after it
     celery_visibility_timeout: int = 3600
+    #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
+    source_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> DataSettings:
