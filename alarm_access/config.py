@@ -29,6 +29,8 @@ class HandlerType(enum.StrEnum):
     CELERY = "celery"
 
 
+#: Prefix of every Redis key (the original's `KEY_PREFIX`), unless `ALARM_ACCESS_KEY_PREFIX` says otherwise.
+DEFAULT_KEY_PREFIX = "bkmonitorv3.ee"
 #: The original's "host disabled" operating states (spec data-access §3.2).
 DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
 
@@ -187,7 +189,7 @@ class AccessConfig:
     min_interval: float = 1.0
     metrics_port: int = 0
     redis_url: str = ""
-    key_prefix: str = "bkmonitorv3.ee"
+    key_prefix: str = DEFAULT_KEY_PREFIX
     kafka_bootstrap: str = ""
     celery_broker_url: str = ""
     tsdb_url: str = ""
@@ -218,7 +220,7 @@ class AccessConfig:
             metrics_port=int(_number(options.get("metrics_port") or raw.get("METRICS_PORT", 0),
                                      "metrics port", minimum=0)),
             redis_url=str(raw.get("REDIS_URL", "")),
-            key_prefix=_non_empty(raw.get("KEY_PREFIX", "bkmonitorv3.ee"), "ALARM_ACCESS_KEY_PREFIX"),
+            key_prefix=_non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX"),
             kafka_bootstrap=str(raw.get("KAFKA_BOOTSTRAP", "")),
             celery_broker_url=str(raw.get("CELERY_BROKER_URL", "")),
             tsdb_url=str(raw.get("TSDB_URL", "")),
