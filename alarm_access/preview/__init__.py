@@ -6,7 +6,8 @@
 
 from alarm_access.preview.base import Line, Previewer, PreviewError, PreviewInput, parse_dedupe_state
 from alarm_access.preview.data import preview_data
+from alarm_access.preview.event import preview_event
 
-PREVIEWERS: dict[str, Previewer] = {"data": preview_data}
+PREVIEWERS: dict[str, Previewer] = {"data": preview_data, "event": preview_event}
 
 __all__ = ["PREVIEWERS", "Line", "PreviewError", "PreviewInput", "Previewer", "parse_dedupe_state"]
