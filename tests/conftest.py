@@ -12,6 +12,7 @@ import redis
 
 from tests.services.access_env import AccessEnv, access_env
 from tests.services.redis_server import RedisServer, start_redis
+from tests.services.victoria import VictoriaMetrics, start_victoria
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -27,6 +28,23 @@ def redis_url() -> str:
     finally:
         client.close()
     return TEST_REDIS_URL
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the shared test Redis (bytes replies)."""
+    conn = redis.Redis.from_url(redis_url)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A real VictoriaMetrics of the test's own, stopped afterwards."""
+    storage = tmp_path / "vm"
+    storage.mkdir()
+    with start_victoria(storage) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,9 @@ from tests.services.access_env import AccessEnv
 from tests.services.celery_worker import Worker, start_worker
 from tests.services.data_world import INTERVAL, STRATEGIES, assert_exactly, ingest, samples_at, write_world
 from tests.services.redis_server import RedisServer
-from tests.services.victoria import VictoriaMetrics, start_victoria
+from tests.services.victoria import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    storage = tmp_path / "vm"
-    storage.mkdir()
-    with start_victoria(storage) as server:
-        yield server
 
 
 def queue_contents(client: redis.Redis, prefix: str) -> dict[str, Counter[str]]:

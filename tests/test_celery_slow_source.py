@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tests.services.celery_worker import Worker, start_worker
 from tests.services.data_world import INTERVAL, STRATEGIES, assert_exactly, hosts_document, ingest, samples_at
 from tests.services.data_world import strategy_document as fast_strategy
 from tests.services.redis_server import RedisServer
-from tests.services.victoria import VictoriaMetrics, free_port, start_victoria
+from tests.services.victoria import VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +63,6 @@ class SlowProxy:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    storage = tmp_path / "vm"
-    storage.mkdir()
-    with start_victoria(storage) as server:
-        yield server
 
 
 def slow_strategy(strategy_id: int) -> dict[str, object]:

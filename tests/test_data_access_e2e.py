@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,24 +23,9 @@ from tests.services.data_world import (
     write_world,
 )
 from tests.services.redis_server import RedisServer
-from tests.services.victoria import VictoriaMetrics, start_victoria
+from tests.services.victoria import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    storage = tmp_path / "vm"
-    storage.mkdir()
-    with start_victoria(storage) as server:
-        yield server
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(redis_url)
-    yield conn
-    conn.close()
 
 
 def aligned_now() -> int:

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def prefix(client: redis.Redis) -> Iterator[str]:
     prefix = f"test.event.{uuid.uuid4().hex[:8]}"
     yield prefix

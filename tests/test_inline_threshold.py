@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from alarm_access.model import Algorithm, Item, QueryConfig
 from alarm_access.stages.threshold import detect_value, item_thresholds, parse_detector
 from tests.services.access_env import AccessEnv
 from tests.services.data_world import DISABLED_HOST, INTERVAL, hosts_document, ingest, samples_at, strategy_document
-from tests.services.victoria import VictoriaMetrics, start_victoria
+from tests.services.victoria import VictoriaMetrics
 
 LOW, HIGH = 14, 16
 
@@ -63,14 +62,6 @@ def test_other_algorithms_and_units_go_to_detect() -> None:
     valid = [[{"method": "gte", "threshold": 1}]]
     assert item_thresholds(_item(Algorithm("Threshold", 1, valid), Algorithm("YearRound", 2, {}))) is None
     assert item_thresholds(_item(Algorithm("Threshold", 1, valid), unit="percent")) is None
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    storage = tmp_path / "vm"
-    storage.mkdir()
-    with start_victoria(storage) as server:
-        yield server
 
 
 @pytest.mark.integration
