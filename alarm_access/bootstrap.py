@@ -16,6 +16,7 @@ import redis
 
 from alarm_access.adapters.celery_app import make_celery_app
 from alarm_access.adapters.celery_dispatch import CeleryDispatcher
+from alarm_access.adapters.celery_events import CeleryEventPublisher
 from alarm_access.adapters.event_sources import event_topic_routes, load_strategy_documents
 from alarm_access.adapters.kafka_consumer import KafkaEventStream
 from alarm_access.adapters.kafka_dlq import KafkaDeadLetters
@@ -29,7 +30,7 @@ from alarm_access.adapters.sql_source import SqlSource
 from alarm_access.config import AccessConfig
 from alarm_access.errors import ConfigError
 from alarm_access.handlers import spec_for
-from alarm_access.ports import TimeSeriesSource
+from alarm_access.ports import EventStream, TimeSeriesSource
 from alarm_access.runtime import Service
 
 logger = logging.getLogger("alarm_access.bootstrap")
@@ -104,7 +105,7 @@ class AdapterPorts:
         return self._celery_dispatcher
 
     # --- event access (EventPorts) -------------------------------------------------------------------------
-    def event_streams(self) -> list[KafkaEventStream]:
+    def event_streams(self) -> list[EventStream]:
         """One consumer per Kafka cluster of the event topics, in group `{prefix}.access.event.{cluster}`.
 
         The caller (the event service) owns and closes them: closing commits what it delivered."""
@@ -129,8 +130,22 @@ class AdapterPorts:
         ]
 
     @cached_property
+    def _event_publisher(self) -> CeleryEventPublisher:
+        if not self._config.celery_broker_url:
+            raise ConfigError("-H celery needs CELERY_BROKER_URL (a redis:// or amqp:// broker)")
+        publisher = CeleryEventPublisher(self._config.celery_broker_url, self._config.data.celery_visibility_timeout,
+                                         self._config.network_timeout)
+        self._closers.append(publisher.close)
+        return publisher
+
+    def event_publisher(self) -> CeleryEventPublisher:
+        return self._event_publisher
+
+    @cached_property
     def _dead_letters(self) -> KafkaDeadLetters:
-        bootstrap = self._config.kafka_bootstrap or self._event_bootstrap
+        # a Celery worker consumes no stream: it dead-letters to the cluster of the first event topic
+        bootstrap = self._config.kafka_bootstrap or self._event_bootstrap or event_topic_routes(
+            self._config.event.active_data_ids, "", self._config.event.topics)[0].bootstrap
         producer = KafkaDeadLetters(bootstrap, self._config.event.dlq_topic, self._config.network_timeout)
         self._closers.append(producer.close)
         return producer

@@ -1,6 +1,7 @@
 """Celery entry point of alarm-access: the app and its thin tasks (`celery -A alarm_access worker -Q ...`).
 
     celery -A alarm_access worker -Q celery_service,celery_service_qos,celery_service_batch --pool=prefork
+    celery -A alarm_access worker -Q celery_service_access_event --pool=prefork   # event batches
 
 Like `manage.py`, this module is an entry point: it sets Django up, builds the frozen `AccessConfig` from
 the settings once, and composes the ports. Each worker process builds its `DataWorker` lazily (after the
@@ -27,12 +28,14 @@ from prometheus_client import start_http_server  # noqa: E402
 
 from alarm_access import metrics  # noqa: E402
 from alarm_access.adapters.celery_app import RUN_DATA_TASK, make_celery_app  # noqa: E402
+from alarm_access.adapters.celery_events import RUN_EVENT_TASK  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
 from alarm_access.config import AccessConfig  # noqa: E402
 from alarm_access.dispatch import PullJob  # noqa: E402
-from alarm_access.errors import InvalidRecord  # noqa: E402
+from alarm_access.errors import AccessError, InvalidRecord  # noqa: E402
 from alarm_access.handlers.data_catalog import GroupCatalog  # noqa: E402
 from alarm_access.handlers.data_runner import PullRunner  # noqa: E402
+from alarm_access.handlers.event_tasks import EventTaskRunner  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
 
@@ -71,6 +74,36 @@ def run_access_data(payload: dict[str, Any]) -> bool:
     return worker().runner.run(job)
 
 
+_event_runner: tuple[AdapterPorts, EventTaskRunner] | None = None
+
+
+def event_runner() -> EventTaskRunner:
+    global _event_runner  # noqa: PLW0603 - one per worker process, built after fork
+    if _event_runner is None:
+        ports = AdapterPorts(CONFIG)
+        _event_runner = (ports, EventTaskRunner(CONFIG, ports))
+    return _event_runner[1]
+
+
+@app.task(name=RUN_EVENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
+          max_retries=None)
+def run_access_event(self: Any, payload: dict[str, Any]) -> int:
+    """Deliver one consumed batch of event messages (`handlers.event_tasks`); returns its size.
+
+    A failed delivery (Redis down, a full anomaly list, ...) is retried with a back-off up to a minute,
+    never dropped; a redelivered or retried batch pushes nothing twice. A malformed payload is rejected."""
+    try:
+        return event_runner().run(payload)
+    except InvalidRecord as exc:
+        metrics.EVENT_PROCESS_COUNT.labels("__total__", "failed", "InvalidRecord").inc()
+        logger.error("event task rejected: %s", exc)
+        return 0
+    except AccessError as exc:
+        metrics.EVENT_PROCESS_COUNT.labels("__total__", "failed", type(exc).__name__).inc()
+        logger.error("event batch not delivered, retrying: %s", exc)
+        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from exc
+
+
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _serve_metrics(**_: Any) -> None:
     port = int(os.environ.get("ALARM_ACCESS_WORKER_METRICS_PORT") or 0)
@@ -82,3 +115,5 @@ def _serve_metrics(**_: Any) -> None:
 def _close(**_: Any) -> None:
     if _worker is not None:
         _worker.ports.close()
+    if _event_runner is not None:
+        _event_runner[0].close()

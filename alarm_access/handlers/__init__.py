@@ -37,7 +37,7 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
     AccessType.EVENT: HandlerSpec(
         "consume agent/system events from Kafka and push anomalies",
         build=build_event_service,
-        dispatchers=frozenset({HandlerType.PROCESS}),
+        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
     ),
     AccessType.ALERT: HandlerSpec("ingest third-party alerts into the alert event format"),
     AccessType.INCIDENT: HandlerSpec("consume AIOps incident messages and persist them"),
