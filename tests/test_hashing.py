@@ -38,6 +38,12 @@ def test_spec_vectors(content: Any, digest: str) -> None:
     [
         {"a": None, "b": True, "c": 1.0, "d": 0, "e": ""},
         {"a": [1, "2", None], "b": {"x": (1, 2)}, "c": 3},
+        {"bk_target_ip": "127.0.0.1", "bk_host_id": 2, "bk_topo_node": ["biz|2", "module|9", "set|5"]},
+        {"a": [True, 1, 1.0, None]},
+        {"a": (1,)},
+        {"a": ["[1]"]},
+        {"a": [[1]]},
+        {"a": [{"k": 1}], "b": []},
         [{"k": "v"}, ("pair", "x"), [], {}],
         ("a", "b"),
         "plain",
@@ -52,3 +58,10 @@ def test_matches_the_plain_recursion(content: Any) -> None:
 def test_key_order_and_scalar_type_do_not_matter() -> None:
     assert count_md5({"a": 1, "b": "x"}) == count_md5({"b": "x", "a": "1"})
     assert count_md5({"a": 1}) != count_md5({"a": 1.0})
+
+
+def test_sequence_memo_keeps_equal_but_differently_printed_values_apart() -> None:
+    # 1 == 1.0 == True and "[1]" prints like [1]: each must still hash as the original does, in any order
+    contents = [{"a": [1]}, {"a": [1.0]}, {"a": [True]}, {"a": ["[1]"]}, {"a": [[1]]}, {"a": [1]}]
+    assert [count_md5(c) for c in contents] == [reference_md5(c) for c in contents]
+    assert len({count_md5(c) for c in contents}) == 5
