@@ -10,6 +10,7 @@ of `now`.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,9 @@ class Anomaly:
     line: str
 
 
+@functools.lru_cache(maxsize=16)
 def utc_text(epoch: float) -> str:
+    """`YYYY-MM-DD HH:MM:SS` in UTC; cached: every anomaly of a batch shares the batch's clock."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
