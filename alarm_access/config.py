@@ -62,7 +62,7 @@ class DataSettings:
     #: split a pull of more points than this into batch sub-tasks (-H celery); 0 = never
     batch_threshold: int = 0
     batch_size: int = 50_000
-    #: seconds the parent waits for its sub-tasks' results
+    #: seconds a batch round may take (its lock and payloads live this long; at most 5 dedupe intervals)
     batch_wait: int = 300
     #: Redis-broker visibility timeout: an unacknowledged task is redelivered after it
     celery_visibility_timeout: int = 3600

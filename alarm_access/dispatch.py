@@ -11,6 +11,9 @@ group's definition version (the newest `update_time` of its strategies/items), `
 when the slot was dispatched. The query window is computed from `now`, so the same job gives the same
 window wherever and whenever it runs.
 
+A `BatchJob` is one sub-task of a pull that was split into batches (`handlers.data_batch`): it names the
+round (the parent's fencing token), its batch and the items the parent pulled for.
+
 `Fence` is what a pull holds while it runs: the fencing token of the group lock plus its slot. The sink
 checks it inside the delivery transaction and raises `FencedOut` when another pull took the group over
 (a newer token) or the slot was already delivered, so a stale worker can neither push twice nor move a
@@ -79,6 +82,64 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    """Batch `index` (1-based) of `total` of the round `token` of `group_key` (see `handlers.data_batch`)."""
+
+    group_key: str
+    epoch: int
+    slot: int
+    now: int
+    token: int
+    index: int
+    total: int
+    items: tuple[tuple[int, int], ...]
+
+    @property
+    def task_id(self) -> str:
+        return f"access.batch.{self.group_key}.{self.token}.{self.index}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "items": [list(item) for item in self.items]}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> BatchJob:
+        """Validate a sub-task payload; `InvalidRecord` names what is wrong."""
+        try:
+            job = cls(
+                group_key=str(doc["group_key"]),
+                epoch=_int(doc["epoch"]),
+                slot=_int(doc["slot"]),
+                now=_int(doc["now"]),
+                token=_int(doc["token"]),
+                index=_int(doc["index"]),
+                total=_int(doc["total"]),
+                items=tuple((_int(sid), _int(iid)) for sid, iid in doc["items"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidRecord("bad_task_payload", f"{exc!r} in {dict(doc)!r}") from None
+        if not job.group_key or not job.items or not 1 <= job.index <= job.total:
+            raise InvalidRecord("bad_task_payload", f"empty group/items or index out of range in {dict(doc)!r}")
+        return job
+
+
+@dataclass(frozen=True, slots=True)
+class RoundState:
+    """What the store knows of one batch round: `done` holds the indexes of the delivered batches,
+    `failure` the first failure reported (empty when none), `finalised` whether the checkpoint moved."""
+
+    token: int
+    total: int
+    done: frozenset[int]
+    failed: int
+    failure: str
+    finalised: bool
+
+    @property
+    def complete(self) -> bool:
+        return len(self.done) >= self.total > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alarm_access.model import QueryConfig, Strategy, StrategyGroup, Topology
 
 if TYPE_CHECKING:
-    from alarm_access.dispatch import Dispatcher, Fence
+    from alarm_access.dispatch import BatchJob, Dispatcher, Fence, RoundState
     from alarm_access.events.delivery import DeliveryPlan
     from alarm_access.events.kinds import EventMessage
     from alarm_access.events.standardize import Anomaly
@@ -93,6 +93,7 @@ class RecordSink(Protocol):
         now: int,
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
+        batch: BatchJob | None = None,
     ) -> None:
         """Atomically write the result's records and signal, its dedupe state, the checkpoint and the run
         heartbeat: after a crash either all of them are written or none.
@@ -100,7 +101,10 @@ class RecordSink(Protocol):
         With `fence`, the transaction also checks that the group lock still holds `fence.token` and that no
         newer-or-equal slot was delivered (else `dispatch.FencedOut`, nothing written), records `fence.slot`
         as delivered and never moves the stored checkpoint back. `anomalies` (inline static thresholds) are
-        written in the same transaction, in the detect service's output format."""
+        written in the same transaction, in the detect service's output format. With `batch` (a sub-task
+        of a split pull, `fence` required) the batch's payload must still be stored (else `FencedOut`): the
+        transaction consumes it and counts the batch done in its round instead of writing the checkpoint,
+        heartbeat and slot mark (`BatchStore.finalise` does, once every batch is done)."""
         ...
 
 
@@ -155,6 +159,42 @@ class PullGuards(Protocol):
 
     def breaker_rules(self) -> list[Any]:
         """The configured circuit-breaking rules (spec data-access §3.10), `[]` when none."""
+        ...
+
+
+class BatchStore(Protocol):
+    """Payloads and state of batch rounds (a `data` pull split into sub-tasks, `handlers.data_batch`).
+
+    A round is named by the parent's fencing token. Every method raises `SourceUnavailable` on a store error.
+    """
+
+    def start_round(self, fence: Fence, *, ttl: int, checkpoint: int, now: int,
+                    batches: Sequence[Sequence[Mapping[str, Any]]]) -> None:
+        """Extend the group lock held by `fence` to `ttl` seconds and store the round and its payloads
+        (payloads live `ttl` seconds). `FencedOut` when the lock was lost or the slot is already done."""
+        ...
+
+    def load(self, job: BatchJob) -> list[dict[str, Any]] | None:
+        """The batch's points; None when its payload is gone (delivered, or expired)."""
+        ...
+
+    def round_state(self, group_key: str, token: int) -> RoundState | None:
+        """The round's state; None when it expired."""
+        ...
+
+    def previous_round(self, group_key: str) -> RoundState | None:
+        """The group's newest round that was not finalised, if its state still exists."""
+        ...
+
+    def forget_round(self, group_key: str, token: int) -> None: ...
+
+    def fail(self, group_key: str, token: int, reason: str) -> None:
+        """Mark the round failed (never finalised) and release the group lock if the round holds it."""
+        ...
+
+    def finalise(self, group_key: str, token: int) -> tuple[str, int]:
+        """Once, when every batch is done and none failed: store the checkpoint (never back), the run
+        heartbeat and the slot mark, release the lock. Returns (outcome, checkpoint stored)."""
         ...
 
 

@@ -27,14 +27,18 @@ from django.conf import settings  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
 from alarm_access import metrics  # noqa: E402
-from alarm_access.adapters.celery_app import RUN_DATA_TASK, make_celery_app  # noqa: E402
+from alarm_access.adapters.celery_app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
+from alarm_access.adapters.celery_dispatch import CeleryDispatcher  # noqa: E402
 from alarm_access.adapters.celery_events import RUN_EVENT_TASK  # noqa: E402
+from alarm_access.adapters.redis_batches import RedisBatchStore  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
 from alarm_access.config import AccessConfig  # noqa: E402
-from alarm_access.dispatch import PullJob  # noqa: E402
+from alarm_access.dispatch import BatchJob, PullJob  # noqa: E402
 from alarm_access.errors import AccessError, InvalidRecord  # noqa: E402
+from alarm_access.handlers.data_batch import BatchRunner  # noqa: E402
 from alarm_access.handlers.data_catalog import GroupCatalog  # noqa: E402
 from alarm_access.handlers.data_runner import PullRunner  # noqa: E402
+from alarm_access.handlers.data_split import BatchSplitter  # noqa: E402
 from alarm_access.handlers.event_tasks import EventTaskRunner  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
@@ -44,12 +48,16 @@ app = make_celery_app(CONFIG.celery_broker_url or "redis://127.0.0.1:6379/0", CO
 
 
 class DataWorker:
-    """The ports, group catalog and runner of one worker process."""
+    """The ports, group catalog and runners of one worker process. With `ALARM_ACCESS_DATA_BATCH_THRESHOLD`
+    > 0, pulls larger than it are split into batch sub-tasks published through this worker's app."""
 
     def __init__(self) -> None:
         self.ports = AdapterPorts(CONFIG)
         self.catalog = GroupCatalog(self.ports, max_age=CONFIG.data.refresh_interval)
-        self.runner = PullRunner(CONFIG, self.ports, self.catalog)
+        store = RedisBatchStore(self.ports.redis, CONFIG.key_prefix)
+        splitter = BatchSplitter(CONFIG.data, store, CeleryDispatcher(app)) if CONFIG.data.batch_threshold > 0 else None
+        self.runner = PullRunner(CONFIG, self.ports, self.catalog, splitter=splitter)
+        self.batches = BatchRunner(CONFIG, self.ports, self.catalog, store)
 
 
 _worker: DataWorker | None = None
@@ -72,6 +80,18 @@ def run_access_data(payload: dict[str, Any]) -> bool:
         logger.error("pull task rejected: %s", exc)
         return False
     return worker().runner.run(job)
+
+
+@app.task(name=RUN_BATCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def run_access_batch_data(payload: dict[str, Any]) -> bool:
+    """Deliver one batch of a split pull (`handlers.data_batch`); False when it (and so its round) failed."""
+    try:
+        job = BatchJob.from_json(payload)
+    except InvalidRecord as exc:
+        metrics.BATCH_SUBTASKS.labels("bad_payload").inc()
+        logger.error("batch sub-task rejected: %s", exc)
+        return False
+    return worker().batches.run(job)
 
 
 _event_runner: tuple[AdapterPorts, EventTaskRunner] | None = None

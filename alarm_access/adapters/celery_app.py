@@ -3,7 +3,7 @@
 JSON only (tasks and results; pickle is refused), late acknowledgement with reject-on-worker-lost (a task of
 a killed worker is redelivered, never lost — safe because a pull is idempotent by its fenced slot and its
 records by their ids), prefetch of one (a worker busy with a slow source does not sit on other tasks), no
-result backend (parents collect sub-task results from Redis), and a Redis-broker visibility timeout from
+result backend (sub-tasks record their results in Redis), and a Redis-broker visibility timeout from
 `ALARM_ACCESS_DATA_CELERY_VISIBILITY_TIMEOUT`. Queues are the original's (spec launcher-and-ring §4.2).
 """
 
@@ -30,7 +30,10 @@ def make_celery_app(broker_url: str, visibility_timeout: int) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        # kombu sweeps unacknowledged messages every interval x throttle seconds (100 s by default): sweep
+        # every interval, at most a tenth of the visibility timeout, so a killed worker's task comes back soon
+        broker_transport_options={"visibility_timeout": visibility_timeout, "unacked_restore_throttle": 1,
+                                  "unacked_restore_interval": max(1, min(10, visibility_timeout // 10))},
         task_default_queue=QUEUE,
         task_routes={RUN_BATCH_TASK: {"queue": BATCH_QUEUE}},
         task_publish_retry=True,

@@ -93,11 +93,16 @@ class RedisKeys:
         return self._key("cache.circuit_breaking.access.data")
 
     def batch(self, group_key: str, batch_ts: int, index: int) -> str:
-        """Payload of one batch sub-task (gzip + base64 JSON points)."""
+        """Payload of one batch sub-task (zlib-compressed JSON points); `batch_ts` is the round's token."""
         return self._key(f"access.batch.{group_key}.{batch_ts}.{index}")
 
     def batch_result(self, group_key: str, batch_ts: int) -> str:
+        """State hash of one batch round (totals, done and failed counts, the checkpoint it leads to)."""
         return self._key(f"access.batch.result.{group_key}.{batch_ts}")
+
+    def batch_round(self, group_key: str) -> str:
+        """The token of the group's newest batch round, until the round is finalised."""
+        return self._key(f"access.batch.round.{group_key}")
 
     def anomaly_list(self, strategy_id: int, item_id: int) -> str:
         return self._key(f"detect.anomaly.list.{strategy_id}.{item_id}")

@@ -33,7 +33,7 @@ from alarm_access.adapters.redis_keys import (
     dedupe_ttl,
     nodata_ttl,
 )
-from alarm_access.dispatch import Fence, FencedOut
+from alarm_access.dispatch import BatchJob, Fence, FencedOut
 from alarm_access.errors import Backpressure, SourceUnavailable
 from alarm_access.logs import ctx
 from alarm_access.model import Record, StrategyGroup
@@ -180,6 +180,7 @@ class RedisSink:
         now: int,
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
+        batch: BatchJob | None = None,
     ) -> None:
         """Write the whole outcome of one pull in one MULTI/EXEC transaction.
 
@@ -193,6 +194,11 @@ class RedisSink:
         still holds `fence.token` and no slot >= `fence.slot` was delivered, else `FencedOut` and nothing is
         written; the checkpoint stored is the max of the stored and the new one. `anomalies` (inline
         thresholds) go to the detect service's output keys in the same transaction.
+
+        With `batch` (a sub-task of a split pull, `fence` required) the batch's payload key is WATCHed too
+        and must still exist (else `FencedOut`: a twin delivered it, or it expired); the transaction consumes
+        the payload and counts the batch done in its round (`RedisBatchStore`) instead of writing the
+        checkpoint, heartbeat and slot mark, which the round's last batch writes once every batch is done.
         """
         intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
         data_keys = {item: self.keys.data(*item) for item in result.data}
@@ -214,7 +220,8 @@ class RedisSink:
 
         pipe = self.client.pipeline(transaction=True)
         if fence is not None:
-            checkpoint = self._check_fence(pipe, fence, checkpoint)
+            payload = self.keys.batch(batch.group_key, batch.token, batch.index) if batch else None
+            checkpoint = self._check_fence(pipe, fence, checkpoint, payload)
         for item, records in result.data.items():
             self._lpush(pipe, data_keys[item], lines(records), data_ttl(intervals[item]))
         for item, records in result.nodata.items():
@@ -231,14 +238,17 @@ class RedisSink:
             pipe.lpush(self.keys.signal(), *result.signal)
             pipe.expire(self.keys.signal(), SIGNAL_TTL)
         self._add_dedupe(pipe, group, result.dedupe_additions)
-        if checkpoint > 0:
-            pipe.set(self.keys.checkpoint(group.key), checkpoint, ex=CHECKPOINT_TTL)
-        # Written only by a pull that succeeded: nodata tells "access is down" from "no data" by its age.
-        pipe.set(self.keys.run_heartbeat(group.key), now, ex=RUN_HEARTBEAT_TTL)
         if anomalies is not None:
             self._queue_anomalies(pipe, anomalies)
-        if fence is not None:
-            pipe.set(self.keys.slot_done(group.key), fence.slot, ex=CHECKPOINT_TTL)
+        if batch is not None:
+            self._count_batch(pipe, batch, sum(len(records) for records in result.data.values()))
+        else:
+            if checkpoint > 0:
+                pipe.set(self.keys.checkpoint(group.key), checkpoint, ex=CHECKPOINT_TTL)
+            # Written only by a pull that succeeded: nodata tells "access is down" from "no data" by its age.
+            pipe.set(self.keys.run_heartbeat(group.key), now, ex=RUN_HEARTBEAT_TTL)
+            if fence is not None:
+                pipe.set(self.keys.slot_done(group.key), fence.slot, ex=CHECKPOINT_TTL)
         with _redis_op(f"delivery of group {group.key}"):
             try:
                 pipe.execute()
@@ -246,13 +256,17 @@ class RedisSink:
                 raise FencedOut(f"group {group.key}: fence, slot or checkpoint changed during delivery") from None
         self._push_noise(result, group)
 
-    def _check_fence(self, pipe: Any, fence: Fence, checkpoint: int) -> int:
-        """WATCH the fence, slot and checkpoint keys, refuse a stale pull, start MULTI; the checkpoint to store."""
+    def _check_fence(self, pipe: Any, fence: Fence, checkpoint: int, payload: str | None = None) -> int:
+        """WATCH the fence, slot and checkpoint keys (and a batch `payload`), refuse a stale pull, start
+        MULTI; the checkpoint to store."""
         keys = (self.keys.fence(fence.group_key), self.keys.slot_done(fence.group_key),
                 self.keys.checkpoint(fence.group_key))
         with _redis_op(f"fence check of group {fence.group_key}"):
-            pipe.watch(*keys)
+            pipe.watch(*keys, *([payload] if payload else []))
             token, done, stored = pipe.mget(*keys)
+            if payload is not None and not pipe.exists(payload):
+                pipe.reset()
+                raise FencedOut(f"group {fence.group_key}: batch payload {payload} already consumed or expired")
         if token is None or int(token) != fence.token:
             pipe.reset()
             raise FencedOut(f"group {fence.group_key}: lock token {fence.token} superseded by {_text(token or b'-')}")
@@ -261,6 +275,14 @@ class RedisSink:
             raise FencedOut(f"group {fence.group_key}: slot {fence.slot} already done (newest {int(done)})")
         pipe.multi()
         return max(checkpoint, int(stored or 0))
+
+    def _count_batch(self, pipe: Any, batch: BatchJob, pushed: int) -> None:
+        """Consume the batch's payload and count it done in its round's state hash (`RedisBatchStore`)."""
+        state = self.keys.batch_result(batch.group_key, batch.token)
+        pipe.delete(self.keys.batch(batch.group_key, batch.token, batch.index))
+        pipe.hset(state, f"done.{batch.index}", pushed)
+        pipe.hincrby(state, "done", 1)
+        pipe.hincrby(state, "pushed", pushed)
 
     def _queue_anomalies(self, pipe: Any, anomalies: AnomalyWrites) -> None:
         for (strategy_id, item_id), lines in anomalies.lines.items():

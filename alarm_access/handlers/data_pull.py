@@ -10,7 +10,9 @@ With `PullExtras.fence` the delivery is fenced (a pull that lost its lock, or wh
 delivered, writes nothing: `FencedOut`). With `PullExtras.thresholds` (every item of the group is a static
 threshold, spec §3.15) the records are detected here and the anomalies are written instead of the
 `access.data.*` queues, in the same transaction; nodata copies and noise counts are written as usual, and
-the time-point limit does not apply (as in the original's merge mode).
+the time-point limit does not apply (as in the original's merge mode). With `PullExtras.split` (Celery
+workers, `handlers.data_batch`) a pull of more points than the batch threshold is handed to the splitter
+instead, and `deliver_points` later delivers each batch in its sub-task.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from alarm_access import metrics, pipeline
 from alarm_access.config import DataSettings
-from alarm_access.dispatch import Fence
+from alarm_access.dispatch import BatchJob, Fence
 from alarm_access.logs import ctx
 from alarm_access.model import StrategyGroup
 from alarm_access.ports import RecordSink, TimeSeriesSource
@@ -48,6 +51,15 @@ class PullReport:
     drops: dict[str, int] = field(default_factory=dict)
     checkpoint: int | None = None
     anomalies: int = 0
+    #: > 0 when the pull was split into this many batch sub-tasks (nothing was delivered by the pull itself)
+    batches: int = 0
+
+
+class Splitter(Protocol):
+    def __call__(self, group: StrategyGroup, points: list[dict[str, Any]], *, window: QueryWindow,
+                 checkpoint: int, now: int, fence: Fence, inline: bool) -> PullReport | None:
+        """Split the pull into batch sub-tasks and return its report, or None to deliver it as one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,7 @@ class PullExtras:
     thresholds: Mapping[tuple[int, int], ItemThresholds] | None = None
     documents: Mapping[int, str] = field(default_factory=dict)
     snapshot_key: str = ""
+    split: Splitter | None = None
 
 
 NO_EXTRAS = PullExtras()
@@ -106,6 +119,32 @@ def pull_group(
         raise
     finally:
         metrics.SOURCE_QUERY_TIME.labels(*qc.source, "query_range").observe(time.perf_counter() - started)
+    if extras.split is not None and extras.fence is not None:
+        report = extras.split(group, points, window=window, checkpoint=checkpoint, now=now, fence=extras.fence,
+                              inline=extras.thresholds is not None)
+        if report is not None:
+            return report
+    return deliver_points(group, points, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
+                          settings=settings, extras=extras)
+
+
+def deliver_points(
+    group: StrategyGroup,
+    points: Sequence[Mapping[str, Any]],
+    now: int,
+    *,
+    checkpoint: int,
+    window: QueryWindow | None,
+    sink: RecordSink,
+    topology: TopologyIndex,
+    settings: DataSettings,
+    extras: PullExtras = NO_EXTRAS,
+    batch: BatchJob | None = None,
+) -> PullReport:
+    """Run the pipeline on `points` and deliver the result in one transaction (raises as `pull_group`).
+
+    With `batch` the points are one batch of a split pull: the parent already applied the time-point limit,
+    and the delivery counts the batch done in its round instead of moving the checkpoint."""
     seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
     priorities = sink.read_priority(priority_group_keys(group))
     result = pipeline.run(
@@ -116,7 +155,7 @@ def pull_group(
         seen_record_ids=seen,
         priority_state=priorities,
         settings=pipeline.PipelineSettings(
-            max_time_points=0 if extras.thresholds else settings.max_time_points,
+            max_time_points=0 if extras.thresholds or batch else settings.max_time_points,
             disabled_host_states=frozenset(settings.disabled_host_states),
         ),
         access_time=time.time(),
@@ -130,7 +169,8 @@ def pull_group(
                                    snapshot_key=extras.snapshot_key, documents=extras.documents)
         metrics.DETECT_PROCESS_TIME.labels("__total__").observe(time.perf_counter() - detect_started)
         result = dataclasses.replace(result, data={}, signal=())
-    sink.deliver(result, group, checkpoint=new_checkpoint, now=now, fence=extras.fence, anomalies=anomalies)
+    sink.deliver(result, group, checkpoint=new_checkpoint, now=now, fence=extras.fence, anomalies=anomalies,
+                 batch=batch)
     report = PullReport(
         group.key,
         window,
@@ -140,11 +180,11 @@ def pull_group(
         checkpoint=new_checkpoint,
         anomalies=anomalies.count if anomalies else 0,
     )
-    _observe(report, result.created)
+    _observe(report, result.created, "batch delivered" if batch else "group pulled")
     return report
 
 
-def _observe(report: PullReport, created: int) -> None:
+def _observe(report: PullReport, created: int, message: str) -> None:
     metrics.DATA_PULL_COUNT.labels("__total__").inc(created)
     # Per-strategy labels would grow without bound; the log line below names the queues instead.
     metrics.PUSH_COUNT.labels("__total__", "data").inc(sum(report.pushed.values()))
@@ -152,7 +192,7 @@ def _observe(report: PullReport, created: int) -> None:
     for reason, count in report.drops.items():
         metrics.RECORDS_DROPPED.labels("data", reason).inc(count)
     logger.info(
-        "group pulled",
+        message,
         extra=ctx(
             sgk=report.group_key,
             window=f"{report.window.start}-{report.window.end}" if report.window else "-",

@@ -11,7 +11,10 @@
    successor for the lock TTL, and if it is in fact alive its delivery is fenced out;
 4. the token bucket on query seconds (spec §3.7), charged after the pull, failed pulls included;
 5. a slot of the source's concurrency limit, so one slow backend cannot hold every worker;
-6. `pull_group` (inline static thresholds when the group qualifies), then release in reverse order.
+6. `pull_group` (inline static thresholds when the group qualifies), then release in reverse order —
+   except the group lock of a pull that a `BatchSplitter` split into sub-tasks: the round holds it until
+   its last sub-task finalises it (`handlers.data_batch`). With a splitter, a previous round of the group
+   that never finished is reported first (`BatchSplitter.check_previous`).
 A refusal at 1-5 is a skip (counted by reason, logged with the group), not a failure. Failures are
 classified here, once: `AccessError` is one line, anything else a bug with its traceback.
 """
@@ -27,7 +30,8 @@ from alarm_access.config import AccessConfig
 from alarm_access.dispatch import Fence, FencedOut, PullJob
 from alarm_access.errors import AccessError
 from alarm_access.handlers.data_catalog import GroupCatalog, group_epoch
-from alarm_access.handlers.data_pull import PullExtras, pull_group
+from alarm_access.handlers.data_pull import PullExtras, PullReport, pull_group
+from alarm_access.handlers.data_split import BatchSplitter
 from alarm_access.logs import ctx
 from alarm_access.model import StrategyGroup
 from alarm_access.ports import DataPorts
@@ -44,8 +48,9 @@ def _token_budget(window_budget: int, interval: int) -> int:
 
 class PullRunner:
     def __init__(self, config: AccessConfig, ports: DataPorts, catalog: GroupCatalog, *, inline: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, splitter: BatchSplitter | None = None) -> None:
         self._inline = inline
+        self._splitter = splitter
         self._config = config
         self._settings = config.data
         self._ports = ports
@@ -89,7 +94,10 @@ class PullRunner:
         fence = guards.lock(group.key, job.slot, settings.lock_ttl, take_over=self._inline)
         if fence is None:
             return self._skip(job, "locked", group)
+        handed_off = False
         try:
+            if self._splitter is not None:
+                self._splitter.check_previous(group)
             budget = _token_budget(settings.token_budget, group.interval)
             if guards.tokens_left(group.key, budget) <= 0:
                 metrics.TOKEN_FORBIDDEN.inc()
@@ -106,17 +114,19 @@ class PullRunner:
                     return True
             started = time.perf_counter()
             try:
-                self._pull(job, group, fence)
+                handed_off = self._pull(job, group, fence).batches > 0
             finally:
                 if holder:
                     guards.give_source_slot(group.source, holder)
                 guards.spend_tokens(group.key, budget, time.perf_counter() - started)
         finally:
-            guards.unlock(fence)
-        metrics.DATA_PROCESS_COUNT.labels("__total__", "success", "").inc()
+            if not handed_off:
+                guards.unlock(fence)
+        if not handed_off:  # a split pull is counted when its round is finalised
+            metrics.DATA_PROCESS_COUNT.labels("__total__", "success", "").inc()
         return True
 
-    def _pull(self, job: PullJob, group: StrategyGroup, fence: Fence) -> None:
+    def _pull(self, job: PullJob, group: StrategyGroup, fence: Fence) -> PullReport:
         thresholds = None
         if self._settings.inline_threshold:
             thresholds = group_thresholds(group, frozenset(self._settings.inline_strategy_ids))
@@ -125,8 +135,9 @@ class PullRunner:
             thresholds=thresholds,
             documents=self._catalog.documents if thresholds else {},
             snapshot_key=self._snapshot_key,
+            split=self._splitter,
         )
-        pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,
+        return pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,
                    topology=self._catalog.topology, settings=self._settings, extras=extras)
 
     def _skip(self, job: PullJob, reason: str, group: StrategyGroup | None = None, detail: str = "") -> bool:
