@@ -188,8 +188,9 @@ class BatchStore(Protocol):
 
     def forget_round(self, group_key: str, token: int) -> None: ...
 
-    def fail(self, group_key: str, token: int, reason: str) -> None:
-        """Mark the round failed (never finalised) and release the group lock if the round holds it."""
+    def fail(self, group_key: str, token: int, reason: str, batches: int) -> None:
+        """Mark the round failed (never finalised), drop the payloads of its `batches` batches and release
+        the group lock if the round holds it."""
         ...
 
     def finalise(self, group_key: str, token: int) -> tuple[str, int]:

@@ -42,6 +42,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSETNX', KEYS[1], 'failure', ARGV[2])
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 """
 _FINALISE = """
@@ -139,9 +140,11 @@ class RedisBatchStore:
         with _redis_op(f"DEL {key}"):
             self._forget(keys=[key], args=[token])
 
-    def fail(self, group_key: str, token: int, reason: str) -> None:
-        """Mark the round failed (it will never be finalised) and release the group lock if it holds it."""
-        keys = [self.keys.batch_result(group_key, token), self.keys.lock(group_key)]
+    def fail(self, group_key: str, token: int, reason: str, batches: int) -> None:
+        """Mark the round failed (it will never be finalised), drop its `batches` payloads and release the
+        group lock if the round holds it."""
+        keys = [self.keys.batch_result(group_key, token), self.keys.lock(group_key),
+                *(self.keys.batch(group_key, token, index) for index in range(1, batches + 1))]
         with _redis_op(f"failing batch round {token} of group {group_key}"):
             self._fail(keys=keys, args=[token, reason])
 

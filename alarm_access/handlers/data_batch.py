@@ -15,7 +15,9 @@
    releases the group lock. A redelivered sub-task finalises too, so a worker killed between its delivery
    and the finalisation does not leave the round open.
 Any failure (payload expired, lock lost, group changed, Redis or backpressure errors) fails the round: it
-is never finalised, its lock is released, and the next pull of the group pulls the window again.
+is never finalised, its payloads are dropped, its lock is released, and the next pull of the group pulls
+the window again (the batches it did deliver are then duplicates). Sub-tasks of a failed round deliver
+nothing (`abandoned`).
 """
 
 from __future__ import annotations
@@ -76,10 +78,7 @@ class BatchRunner:
         if job.index in state.done:
             return self._already_done(job)
         if state.failed:
-            metrics.BATCH_SUBTASKS.labels("abandoned").inc()
-            logger.warning("batch round already failed, batch abandoned", extra=ctx(
-                sgk=job.group_key, round=job.token, batch=job.index, failure=state.failure))
-            return True
+            return self._abandon(job, state.failure)
         group = self._catalog.group_for(job.group_key, job.epoch)
         group = restrict(group, job.items) if group is not None else None
         if group is None:
@@ -106,7 +105,15 @@ class BatchRunner:
         state = self._store.round_state(job.group_key, job.token)
         if state is not None and job.index in state.done:
             return self._already_done(job)
+        if state is not None and state.failed:  # another batch failed the round meanwhile (and dropped payloads)
+            return self._abandon(job, state.failure)
         return self._fail(job, reason, detail)
+
+    def _abandon(self, job: BatchJob, failure: str) -> bool:
+        metrics.BATCH_SUBTASKS.labels("abandoned").inc()
+        logger.warning("batch round already failed, batch abandoned", extra=ctx(
+            sgk=job.group_key, round=job.token, batch=job.index, failure=failure))
+        return True
 
     def _already_done(self, job: BatchJob) -> bool:
         metrics.BATCH_SUBTASKS.labels("duplicate").inc()
@@ -128,7 +135,7 @@ class BatchRunner:
         logger.error("batch sub-task failed, round failed: checkpoint not moved, window pulled again: %s", detail,
                      extra=ctx(sgk=job.group_key, round=job.token, batch=job.index, reason=reason))
         try:
-            self._store.fail(job.group_key, job.token, f"{reason}: batch {job.index}: {detail}"[:500])
+            self._store.fail(job.group_key, job.token, f"{reason}: batch {job.index}: {detail}"[:500], job.total)
         except AccessError as exc:
             logger.error("batch round not marked failed: %s", exc, extra=ctx(sgk=job.group_key, round=job.token))
         return False

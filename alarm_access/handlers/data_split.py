@@ -80,7 +80,7 @@ class BatchSplitter:
                 self._publisher.submit_batch(job.to_json(), job.task_id)
                 metrics.BATCH_SUBTASKS.labels("published").inc()
         except AccessError as exc:
-            self._store.fail(group.key, fence.token, f"publish: {exc}")
+            self._store.fail(group.key, fence.token, f"publish: {exc}", len(jobs))
             raise
         logger.info("group split into batches", extra=ctx(
             sgk=group.key, window=f"{window.start}-{window.end}", points=len(points), batches=len(jobs),
