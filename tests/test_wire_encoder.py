@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alarm_access.adapters.redis_sink import WireEncoder
+from alarm_access.adapters.wire_json import WireEncoder
 from alarm_access.model import Record
 from alarm_access.stages.records import to_wire
 

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
 
+from alarm_access.adapters.redis_client import redis_op, text
 from alarm_access.adapters.redis_keys import CHECKPOINT_TTL, RUN_HEARTBEAT_TTL, RedisKeys
 from alarm_access.dispatch import BatchJob, Fence, FencedOut, RoundState
-from alarm_access.errors import SourceUnavailable
 
 _START = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lock_lost' end
@@ -67,16 +66,8 @@ return 1
 """
 
 
-@contextmanager
-def _redis_op(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise SourceUnavailable(f"redis {operation} failed: {exc}") from exc
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisBatchStore:
@@ -94,8 +85,8 @@ class RedisBatchStore:
         group = fence.group_key
         keys = [self.keys.lock(group), self.keys.slot_done(group), self.keys.batch_round(group),
                 self.keys.batch_result(group, fence.token)]
-        with _redis_op(f"start of batch round {fence.token} of group {group}"):
-            answer = _text(self._start(keys=keys, args=[fence.token, ttl * 1000, fence.slot, len(batches),
+        with redis_op(f"start of batch round {fence.token} of group {group}"):
+            answer = text(self._start(keys=keys, args=[fence.token, ttl * 1000, fence.slot, len(batches),
                                                         checkpoint, now, 2 * ttl]))
             if answer != "ok":
                 raise FencedOut(f"group {group}: batch round {fence.token} not started ({answer})")
@@ -108,7 +99,7 @@ class RedisBatchStore:
     def load(self, job: BatchJob) -> list[dict[str, Any]] | None:
         """The points of batch `job`, None when its payload is gone (delivered or expired)."""
         key = self.keys.batch(job.group_key, job.token, job.index)
-        with _redis_op(f"GET {key}"):
+        with redis_op(f"GET {key}"):
             body = self.client.get(key)
         if body is None:
             return None
@@ -119,8 +110,8 @@ class RedisBatchStore:
     def round_state(self, group_key: str, token: int) -> RoundState | None:
         """The round's state, None when it expired (or never existed)."""
         key = self.keys.batch_result(group_key, token)
-        with _redis_op(f"HGETALL {key}"):
-            raw = {_text(k): _text(v) for k, v in self.client.hgetall(key).items()}
+        with redis_op(f"HGETALL {key}"):
+            raw = {text(k): text(v) for k, v in self.client.hgetall(key).items()}
         if "total" not in raw:
             return None
         done = frozenset(int(name[5:]) for name in raw if name.startswith("done."))
@@ -130,14 +121,14 @@ class RedisBatchStore:
     def previous_round(self, group_key: str) -> RoundState | None:
         """The group's newest round that was not finalised (None when there is none, or it expired)."""
         key = self.keys.batch_round(group_key)
-        with _redis_op(f"GET {key}"):
+        with redis_op(f"GET {key}"):
             token = self.client.get(key)
         return self.round_state(group_key, int(token)) if token else None
 
     def forget_round(self, group_key: str, token: int) -> None:
         """Stop reporting round `token` as the group's unfinished round."""
         key = self.keys.batch_round(group_key)
-        with _redis_op(f"DEL {key}"):
+        with redis_op(f"DEL {key}"):
             self._forget(keys=[key], args=[token])
 
     def fail(self, group_key: str, token: int, reason: str, batches: int) -> None:
@@ -145,7 +136,7 @@ class RedisBatchStore:
         group lock if the round holds it."""
         keys = [self.keys.batch_result(group_key, token), self.keys.lock(group_key),
                 *(self.keys.batch(group_key, token, index) for index in range(1, batches + 1))]
-        with _redis_op(f"failing batch round {token} of group {group_key}"):
+        with redis_op(f"failing batch round {token} of group {group_key}"):
             self._fail(keys=keys, args=[token, reason])
 
     def finalise(self, group_key: str, token: int) -> tuple[str, int]:
@@ -155,6 +146,6 @@ class RedisBatchStore:
         keys = [self.keys.batch_result(group_key, token), self.keys.checkpoint(group_key),
                 self.keys.run_heartbeat(group_key), self.keys.slot_done(group_key), self.keys.lock(group_key),
                 self.keys.batch_round(group_key)]
-        with _redis_op(f"finalising batch round {token} of group {group_key}"):
+        with redis_op(f"finalising batch round {token} of group {group_key}"):
             outcome, checkpoint = self._finalise(keys=keys, args=[CHECKPOINT_TTL, RUN_HEARTBEAT_TTL])
-        return _text(outcome), int(checkpoint)
+        return text(outcome), int(checkpoint)

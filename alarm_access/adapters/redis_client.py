@@ -8,6 +8,8 @@ exponential backoff on connection/timeout errors, so a hung Redis (`kill -STOP`)
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -18,6 +20,20 @@ from alarm_access.errors import SourceUnavailable
 from alarm_access.logs import ctx
 
 logger = logging.getLogger("alarm_access.redis")
+
+
+@contextmanager
+def redis_op(operation: str) -> Iterator[None]:
+    """Re-raise any Redis error inside the block as `SourceUnavailable` naming `operation` (and its key)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise SourceUnavailable(f"redis {operation} failed: {exc}") from exc
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients here return bytes)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def connect(url: str, timeout: float, retries: int = 2) -> redis.Redis:

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+from alarm_access.adapters.redis_client import text
 from alarm_access.adapters.redis_keys import PRIORITY_TTL, PUSH_CHUNK
 from alarm_access.errors import Backpressure, SourceUnavailable
 from alarm_access.events.delivery import (
@@ -68,8 +69,6 @@ class EventKeys:
         return f"{self.prefix}.access.event.delivered.{bucket}"
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisAnomalySink:
@@ -119,7 +118,7 @@ class RedisAnomalySink:
             if length > self.max_queue_length:
                 raise Backpressure(f"{self.keys.anomaly_list(*pair)} holds {length} anomalies "
                                    f"(limit {self.max_queue_length})")
-        priority = {g: {_text(k): _text(v) for k, v in next(replies).items()} for g in groups}
+        priority = {g: {text(k): text(v) for k, v in next(replies).items()} for g in groups}
         checkpoints = {
             pair: {f: int(v) for f, v in zip(fields[pair], next(replies), strict=True) if v is not None}
             for pair in pairs

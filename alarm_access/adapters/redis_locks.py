@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import redis
 
+from alarm_access.adapters.redis_client import redis_op
 from alarm_access.adapters.redis_keys import RedisKeys
 from alarm_access.dispatch import Fence
-from alarm_access.errors import SourceUnavailable
 
 FENCE_TTL = 86400
 TOKEN_WINDOW = 600
@@ -61,12 +59,6 @@ return 1
 """
 
 
-@contextmanager
-def _redis_op(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise SourceUnavailable(f"redis {operation} failed: {exc}") from exc
 
 
 def token_budget(window_budget: int, interval: int) -> int:
@@ -87,19 +79,19 @@ class RedisGuards:
 
     def lock(self, group_key: str, slot: int, ttl: float, *, take_over: bool = False) -> Fence | None:
         """Take the group lock for `ttl` seconds; None when another pull holds it (unless `take_over`)."""
-        with _redis_op(f"lock of group {group_key}"):
+        with redis_op(f"lock of group {group_key}"):
             token = int(self._acquire(keys=[self.keys.lock(group_key), self.keys.fence(group_key)],
                                       args=[int(ttl * 1000), FENCE_TTL, int(take_over)]))
         return Fence(group_key, token, slot) if token else None
 
     def unlock(self, fence: Fence) -> None:
-        with _redis_op(f"unlock of group {fence.group_key}"):
+        with redis_op(f"unlock of group {fence.group_key}"):
             self._release(keys=[self.keys.lock(fence.group_key)], args=[str(fence.token)])
 
     def tokens_left(self, group_key: str, budget: int) -> int:
         """Tokens of the group's bucket (a new bucket starts full, for 10 minutes)."""
         key = self.keys.token(group_key)
-        with _redis_op(f"GET {key}"):
+        with redis_op(f"GET {key}"):
             value = self.client.get(key)
             if value is None:
                 self.client.set(key, budget, nx=True, ex=TOKEN_WINDOW)
@@ -114,25 +106,25 @@ class RedisGuards:
         cost = 0 if seconds <= 0.5 else max(int(seconds), 1)
         if cost == 0:
             return self.tokens_left(group_key, budget)
-        with _redis_op(f"token spend of group {group_key}"):
+        with redis_op(f"token spend of group {group_key}"):
             return int(self._spend(keys=[self.keys.token(group_key)],
                                    args=[budget, cost, TOKEN_WINDOW, TOKEN_MAX_TTL]))
 
     def take_source_slot(self, source: tuple[str, str], limit: int, lease: float) -> str | None:
         """One of `limit` concurrent pulls of `source`, leased for `lease` seconds; None when all are taken."""
         holder = uuid.uuid4().hex
-        with _redis_op(f"source slot of {source[0]}:{source[1]}"):
+        with redis_op(f"source slot of {source[0]}:{source[1]}"):
             taken = self._slot(keys=[self.keys.source_slots(*source)], args=[limit, int(lease * 1000), holder])
         return holder if taken else None
 
     def give_source_slot(self, source: tuple[str, str], holder: str) -> None:
-        with _redis_op(f"source slot release of {source[0]}:{source[1]}"):
+        with redis_op(f"source slot release of {source[0]}:{source[1]}"):
             self.client.zrem(self.keys.source_slots(*source), holder)
 
     def breaker_rules(self) -> list[Any]:
         """The configured circuit-breaking rules (a JSON list; absent or invalid JSON → no rules)."""
         key = self.keys.circuit_breaking()
-        with _redis_op(f"GET {key}"):
+        with redis_op(f"GET {key}"):
             raw = self.client.get(key)
         if not raw:
             return []

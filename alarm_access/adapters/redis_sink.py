@@ -10,16 +10,13 @@ only noise-reduce counts, which are advisory, are logged instead (spec §3.16).
 
 from __future__ import annotations
 
-import json
 import logging
-from _json import make_encoder
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from json.encoder import encode_basestring_ascii
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
 
+from alarm_access.adapters.redis_client import redis_op, text
 from alarm_access.adapters.redis_keys import (
     CHECKPOINT_TTL,
     DEFAULT_PREFIX,
@@ -33,8 +30,9 @@ from alarm_access.adapters.redis_keys import (
     dedupe_ttl,
     nodata_ttl,
 )
+from alarm_access.adapters.wire_json import WireEncoder
 from alarm_access.dispatch import BatchJob, Fence, FencedOut
-from alarm_access.errors import Backpressure, SourceUnavailable
+from alarm_access.errors import Backpressure
 from alarm_access.logs import ctx
 from alarm_access.model import Record, StrategyGroup
 from alarm_access.pipeline import PullResult, gc_paused
@@ -51,63 +49,6 @@ LAST_CHECKPOINT_TTL = 7 * 86400
 SNAPSHOT_TTL = 3600
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-class WireEncoder:
-    """`json.dumps(to_wire(record)).encode()`, byte for byte, at a fraction of the cost (`records.to_wire`).
-
-    The object is written field by field; sub-objects go through one C encoder built once, with
-    `json.dumps`' defaults (ASCII only, `", "` / `": "` separators, circular check, NaN allowed). The JSON of
-    `dimensions` and `dimension_fields` is remembered by object identity, as records of one series share
-    them: an encoder must not outlive the records it encoded.
-    """
-
-    __slots__ = ("_encode", "_shared")
-
-    def __init__(self) -> None:
-        self._encode = make_encoder(
-            {}, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
-        )
-        self._shared: dict[int, str] = {}
-
-    def _json(self, value: Any) -> str:
-        kind = type(value)
-        if kind is str:
-            return encode_basestring_ascii(value)
-        if kind is int:
-            return int.__repr__(value)
-        if kind is float and value - value == 0.0:  # finite; NaN and infinities have their own spelling
-            return float.__repr__(value)
-        return "".join(self._encode(value, 0))
-
-    def _shared_json(self, value: Any) -> str:
-        text = self._shared.get(id(value))
-        if text is None:
-            text = self._shared[id(value)] = "".join(self._encode(value, 0))
-        return text
-
-    def encode(self, record: Record) -> bytes:
-        """The wire JSON of `record` as UTF-8 (ASCII) bytes."""
-        fields = self._shared.get(id(record.dimension_fields))
-        if fields is None:
-            fields = self._shared[id(record.dimension_fields)] = "".join(self._encode(list(record.dimension_fields), 0))
-        partial = ', "is_partial": true' if record.is_partial else ""
-        return (
-            f'{{"time": {self._json(record.time)}, "value": {self._json(record.value)}, '
-            f'"values": {"".join(self._encode(record.values, 0))}, '
-            f'"dimensions": {self._shared_json(record.dimensions)}, "record_id": {self._json(record.record_id)}, '
-            f'"dimension_fields": {fields}{partial}, "access_time": {self._json(record.access_time)}}}'
-        ).encode()
-
-
-@contextmanager
-def _redis_op(operation: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise SourceUnavailable(f"redis {operation} failed: {exc}") from exc
 
 
 class RedisSink:
@@ -130,32 +71,32 @@ class RedisSink:
         if not buckets:
             return {}
         keys = [self.keys.duplicate(group.key, t) for t in buckets]
-        with _redis_op(f"SMEMBERS {keys[0]} (+{len(keys) - 1} more)"):
+        with redis_op(f"SMEMBERS {keys[0]} (+{len(keys) - 1} more)"):
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
                 pipe.smembers(key)
             replies = pipe.execute()
-        return {t: {_text(member) for member in members} for t, members in zip(buckets, replies, strict=True)}
+        return {t: {text(member) for member in members} for t, members in zip(buckets, replies, strict=True)}
 
     def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """Content of each priority hash (HGETALL), by priority group key."""
         names = list(dict.fromkeys(priority_group_keys))
         if not names:
             return {}
-        with _redis_op(f"HGETALL {self.keys.priority(names[0])} (+{len(names) - 1} more)"):
+        with redis_op(f"HGETALL {self.keys.priority(names[0])} (+{len(names) - 1} more)"):
             pipe = self.client.pipeline(transaction=False)
             for name in names:
                 pipe.hgetall(self.keys.priority(name))
             replies = pipe.execute()
         return {
-            name: {_text(k): _text(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)
+            name: {text(k): text(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)
         }
 
     def check_capacity(self, keys: list[str]) -> None:
         """Raise `Backpressure` naming the first list in `keys` longer than `max_queue_length`."""
         if not keys:
             return
-        with _redis_op(f"LLEN {keys[0]} (+{len(keys) - 1} more)"):
+        with redis_op(f"LLEN {keys[0]} (+{len(keys) - 1} more)"):
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
                 pipe.llen(key)
@@ -167,7 +108,7 @@ class RedisSink:
     def read_checkpoint(self, group: StrategyGroup) -> int:
         """The group's stored checkpoint, 0 when none is stored (or it expired)."""
         key = self.keys.checkpoint(group.key)
-        with _redis_op(f"GET {key}"):
+        with redis_op(f"GET {key}"):
             value = self.client.get(key)
         return int(value) if value else 0
 
@@ -249,7 +190,7 @@ class RedisSink:
             pipe.set(self.keys.run_heartbeat(group.key), now, ex=RUN_HEARTBEAT_TTL)
             if fence is not None:
                 pipe.set(self.keys.slot_done(group.key), fence.slot, ex=CHECKPOINT_TTL)
-        with _redis_op(f"delivery of group {group.key}"):
+        with redis_op(f"delivery of group {group.key}"):
             try:
                 pipe.execute()
             except redis.WatchError:
@@ -261,7 +202,7 @@ class RedisSink:
         MULTI; the checkpoint to store."""
         keys = (self.keys.fence(fence.group_key), self.keys.slot_done(fence.group_key),
                 self.keys.checkpoint(fence.group_key))
-        with _redis_op(f"fence check of group {fence.group_key}"):
+        with redis_op(f"fence check of group {fence.group_key}"):
             pipe.watch(*keys, *([payload] if payload else []))
             token, done, stored = pipe.mget(*keys)
             if payload is not None and not pipe.exists(payload):
@@ -269,7 +210,7 @@ class RedisSink:
                 raise FencedOut(f"group {fence.group_key}: batch payload {payload} already consumed or expired")
         if token is None or int(token) != fence.token:
             pipe.reset()
-            raise FencedOut(f"group {fence.group_key}: lock token {fence.token} superseded by {_text(token or b'-')}")
+            raise FencedOut(f"group {fence.group_key}: lock token {fence.token} superseded by {text(token or b'-')}")
         if done is not None and int(done) >= fence.slot:
             pipe.reset()
             raise FencedOut(f"group {fence.group_key}: slot {fence.slot} already done (newest {int(done)})")
