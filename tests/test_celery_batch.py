@@ -123,6 +123,15 @@ def test_a_large_pull_is_split_into_sub_tasks_and_delivered_exactly_once(
         client.close()
 
 
+def start_split_round(env: AccessEnv, tmp_path: Path, broker: RedisServer, workers: list[Worker]) -> Worker:
+    """Start a worker for `celery_service` only, run one pull and wait until it split into batches."""
+    parent = start_worker(env.env, tmp_path, "parent", broker.url, queues=("celery_service",))
+    workers.append(parent)
+    env.manage("run_access", "-H", "celery", "--access-type", "data", "--once")
+    wait_for(lambda: "group split into batches" in parent.log(), 120, "the pull was not split", workers)
+    return parent
+
+
 def test_kill_9_in_a_sub_task_still_delivers_every_record_exactly_once(
     env: AccessEnv, vm: VictoriaMetrics, private_redis: RedisServer, redis_url: str, tmp_path: Path
 ) -> None:
@@ -130,10 +139,7 @@ def test_kill_9_in_a_sub_task_still_delivers_every_record_exactly_once(
     client = redis.Redis.from_url(redis_url)
     workers: list[Worker] = []
     try:
-        parent = start_worker(env.env, tmp_path, "parent", private_redis.url, queues=("celery_service",))
-        workers.append(parent)
-        env.manage("run_access", "-H", "celery", "--access-type", "data", "--once")
-        wait_for(lambda: "group split into batches" in parent.log(), 120, "the pull was not split", workers)
+        start_split_round(env, tmp_path, private_redis, workers)
         doomed = start_worker(env.env, tmp_path, "doomed", private_redis.url, queues=("celery_service_batch",))
         workers.append(doomed)
         wait_for(lambda: "run_access_batch_data[" in doomed.log(), 30, "no sub-task received", workers)

@@ -18,7 +18,15 @@ from tests.services.access_env import AccessEnv
 from tests.services.celery_worker import Worker, start_worker
 from tests.services.redis_server import RedisServer
 from tests.services.victoria import VictoriaMetrics
-from tests.test_celery_batch import BATCH_SIZE, BATCHES, QUEUE, assert_exactly_once, prepare, wait_for
+from tests.test_celery_batch import (
+    BATCH_SIZE,
+    BATCHES,
+    QUEUE,
+    assert_exactly_once,
+    prepare,
+    start_split_round,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +38,7 @@ def test_an_expired_payload_fails_the_round_and_the_next_pull_delivers_the_rest_
     client = redis.Redis.from_url(redis_url)
     workers: list[Worker] = []
     try:
-        parent = start_worker(env.env, tmp_path, "parent", private_redis.url, queues=("celery_service",))
-        workers.append(parent)
-        env.manage("run_access", "-H", "celery", "--access-type", "data", "--once")
-        wait_for(lambda: "group split into batches" in parent.log(), 120, "the pull was not split", workers)
+        parent = start_split_round(env, tmp_path, private_redis, workers)
         payloads = [k for k in client.scan_iter(f"{env.prefix}.access.batch.*", count=1000)
                     if b".result." not in k and b".round." not in k]
         (second,) = [k for k in payloads if k.endswith(b".2")]
