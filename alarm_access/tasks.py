@@ -22,6 +22,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alarm_access_project.settings")
 django.setup()
 
+from celery.exceptions import Reject  # noqa: E402
 from celery.signals import worker_process_shutdown, worker_ready  # noqa: E402
 from django.conf import settings  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
@@ -121,7 +122,25 @@ def run_access_event(self: Any, payload: dict[str, Any]) -> int:
     except AccessError as exc:
         metrics.EVENT_PROCESS_COUNT.labels("__total__", "failed", type(exc).__name__).inc()
         logger.error("event batch not delivered, retrying: %s", exc)
-        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from exc
+        raise retry_or_requeue(self, exc, countdown=min(2 ** self.request.retries, 60)) from exc
+
+
+def retry_or_requeue(task: Any, exc: Exception, countdown: int) -> Exception:
+    """The exception that ends a failed `task`: Celery's `Retry` once the retry is published, else a
+    `Reject(requeue=True)` that puts the original message back.
+
+    Celery's `retry` answers a failed publish with `Reject(requeue=False)`, which acknowledges — and so
+    drops — a batch whose offsets the consumer has already committed. Requeueing keeps it: when the broker
+    is unreachable even for that, the message stays unacknowledged and comes back (RabbitMQ on the lost
+    channel, the Redis transport after its visibility timeout).
+    """
+    try:
+        retry: Exception = task.retry(exc=exc, countdown=countdown, throw=False)
+    except Reject as rejected:
+        logger.error("retry of event batch not published, requeueing it: %s", rejected.reason)
+        requeue: Exception = Reject(rejected.reason, requeue=True)
+        return requeue
+    return retry
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
