@@ -14,30 +14,31 @@ from typing import Any
 
 import redis
 
-from alarm_access.adapters.celery_app import make_celery_app
-from alarm_access.adapters.celery_dispatch import CeleryDispatcher
-from alarm_access.adapters.celery_events import CeleryEventPublisher
-from alarm_access.adapters.event_sources import event_topic_routes, load_strategy_documents
-from alarm_access.adapters.kafka_consumer import KafkaEventStream
-from alarm_access.adapters.kafka_dlq import KafkaDeadLetters
+from alarm_access.access.data.ports import TimeSeriesSource
+from alarm_access.access.event.ports import EventStream
+from alarm_access.access.registry import spec_for
+from alarm_access.adapters.celery.app import make_celery_app
+from alarm_access.adapters.celery.dispatch import CeleryDispatcher
+from alarm_access.adapters.celery.events import CeleryEventPublisher
+from alarm_access.adapters.kafka.consumer import KafkaEventStream
+from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
-from alarm_access.adapters.prometheus_source import PrometheusSource
-from alarm_access.adapters.redis_client import EmbeddedRedis, connect
-from alarm_access.adapters.redis_events import RedisAnomalySink
-from alarm_access.adapters.redis_locks import RedisGuards
-from alarm_access.adapters.redis_sink import RedisSink
-from alarm_access.adapters.sql_source import SqlSource
-from alarm_access.config import AccessConfig
-from alarm_access.errors import ConfigError
-from alarm_access.handlers import spec_for
-from alarm_access.ports import EventStream, TimeSeriesSource
+from alarm_access.adapters.orm.topics import event_topic_routes, load_strategy_documents
+from alarm_access.adapters.redis.client import EmbeddedRedis, connect
+from alarm_access.adapters.redis.events import RedisAnomalySink
+from alarm_access.adapters.redis.locks import RedisGuards
+from alarm_access.adapters.redis.sink import RedisSink
+from alarm_access.adapters.tsdb.prometheus import PrometheusSource
+from alarm_access.adapters.tsdb.sql import SqlSource
+from alarm_access.kernel.config import AccessConfig
+from alarm_access.kernel.errors import ConfigError
 from alarm_access.runtime import Service
 
 logger = logging.getLogger("alarm_access.bootstrap")
 
 
 class AdapterPorts:
-    """The real adapters behind `alarm_access.ports.Ports`."""
+    """The real adapters behind the ports of every access type (`access.<type>.ports`)."""
 
     def __init__(self, config: AccessConfig) -> None:
         self._config = config

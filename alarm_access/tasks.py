@@ -28,19 +28,19 @@ from django.conf import settings  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
 from alarm_access import metrics  # noqa: E402
-from alarm_access.adapters.celery_app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
-from alarm_access.adapters.celery_dispatch import CeleryDispatcher  # noqa: E402
-from alarm_access.adapters.celery_events import RUN_EVENT_TASK  # noqa: E402
-from alarm_access.adapters.redis_batches import RedisBatchStore  # noqa: E402
+from alarm_access.access.data.batch import BatchRunner  # noqa: E402
+from alarm_access.access.data.catalog import GroupCatalog  # noqa: E402
+from alarm_access.access.data.jobs import BatchJob, PullJob  # noqa: E402
+from alarm_access.access.data.runner import PullRunner  # noqa: E402
+from alarm_access.access.data.split import BatchSplitter  # noqa: E402
+from alarm_access.access.event.tasks import EventTaskRunner  # noqa: E402
+from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
+from alarm_access.adapters.celery.dispatch import CeleryDispatcher  # noqa: E402
+from alarm_access.adapters.celery.events import RUN_EVENT_TASK  # noqa: E402
+from alarm_access.adapters.redis.batches import RedisBatchStore  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
-from alarm_access.config import AccessConfig  # noqa: E402
-from alarm_access.dispatch import BatchJob, PullJob  # noqa: E402
-from alarm_access.errors import AccessError, InvalidRecord  # noqa: E402
-from alarm_access.handlers.data_batch import BatchRunner  # noqa: E402
-from alarm_access.handlers.data_catalog import GroupCatalog  # noqa: E402
-from alarm_access.handlers.data_runner import PullRunner  # noqa: E402
-from alarm_access.handlers.data_split import BatchSplitter  # noqa: E402
-from alarm_access.handlers.event_tasks import EventTaskRunner  # noqa: E402
+from alarm_access.kernel.config import AccessConfig  # noqa: E402
+from alarm_access.kernel.errors import AccessError, InvalidRecord  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
 

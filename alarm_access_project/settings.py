@@ -1,6 +1,6 @@
 """Django settings: every value comes from the environment, with defaults that run with no service.
 
-Only `alarm_access.config` reads `settings.ALARM_ACCESS`; nothing else below the entry points does.
+Only `alarm_access.kernel.config` reads `settings.ALARM_ACCESS`; nothing else below the entry points does.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
-# Raw access settings; `alarm_access.config.AccessConfig.from_settings` validates and freezes them.
+# Raw access settings; `alarm_access.kernel.config.AccessConfig.from_settings` validates and freezes them.
 ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),
@@ -83,10 +83,10 @@ ALARM_ACCESS: dict[str, Any] = {
     "TSDB_URL": os.environ.get("TSDB_URL", ""),
     "NETWORK_TIMEOUT": os.environ.get("ALARM_ACCESS_NETWORK_TIMEOUT", "5"),
     "DRAIN_TIMEOUT": os.environ.get("ALARM_ACCESS_DRAIN_TIMEOUT", "20"),
-    # data access: every ALARM_ACCESS_DATA_<NAME> (see alarm_access.config.DataSettings)
+    # data access: every ALARM_ACCESS_DATA_<NAME> (see alarm_access.kernel.config.DataSettings)
     "DATA": {key.removeprefix("ALARM_ACCESS_DATA_"): value for key, value in os.environ.items()
              if key.startswith("ALARM_ACCESS_DATA_")},
-    # event access: every ALARM_ACCESS_EVENT_<NAME> (see alarm_access.config.EventSettings), plus the original's
+    # event access: every ALARM_ACCESS_EVENT_<NAME> (see alarm_access.kernel.config.EventSettings), plus the original's
     # DISABLE_EVENT_DATAID list
     "EVENT": {
         **{key.removeprefix("ALARM_ACCESS_EVENT_"): value for key, value in os.environ.items()

@@ -29,13 +29,13 @@ from pathlib import Path
 
 import redis
 
-from alarm_access.adapters.celery_app import RUN_DATA_TASK, make_celery_app
-from alarm_access.dispatch import PullJob
+from alarm_access.access.data.jobs import PullJob
+from alarm_access.adapters.celery.app import RUN_DATA_TASK, make_celery_app
+from tests.e2e.test_celery_slow_source import SlowProxy
 from tests.services.access_env import AccessEnv, access_env
 from tests.services.celery_worker import Worker, start_worker
 from tests.services.redis_server import start_redis
 from tests.services.victoria import VictoriaMetrics, start_victoria
-from tests.test_celery_slow_source import SlowProxy
 
 INTERVAL = 60
 BUCKETS = 5

@@ -29,11 +29,11 @@ from typing import Any
 
 import redis
 
-from alarm_access import pipeline
-from alarm_access.adapters.redis_client import connect
-from alarm_access.adapters.redis_keys import PUSH_CHUNK
-from alarm_access.adapters.redis_sink import RedisSink
-from alarm_access.stages.records import point_time, to_wire
+from alarm_access.adapters.redis.client import connect
+from alarm_access.adapters.redis.keys import PUSH_CHUNK
+from alarm_access.adapters.redis.sink import RedisSink
+from alarm_access.records import pipeline
+from alarm_access.records.standardize import point_time, to_wire
 from bench.workload import BUCKETS, NOW, build_group, build_topology, hosts_for, raw_points
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)

@@ -31,9 +31,9 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from tests.e2e.test_event_e2e import KINDS, disk_full, strategy
 from tests.services.access_env import AccessEnv, access_env, stop
 from tests.services.kafka import FAST_GROUP, create_topics, start_tansu
-from tests.test_event_e2e import KINDS, disk_full, strategy
 
 POLL_TIMEOUT = "0.05"
 

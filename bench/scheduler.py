@@ -1,4 +1,4 @@
-"""Real-time behaviour of `alarm_access.schedule.Schedule` with many groups and nothing else to do.
+"""Real-time behaviour of `alarm_access.access.data.schedule.Schedule` with many groups and nothing else to do.
 
     .venv/bin/python -m bench.scheduler [--groups 100000] [--seconds 30]
 
@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import Any
 
-from alarm_access.schedule import Schedule
+from alarm_access.access.data.schedule import Schedule
 
 #: (interval, share of the groups): most strategies run every minute
 MIX = ((10, 0.05), (60, 0.75), (300, 0.15), (600, 0.05))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from alarm_access.grouping import build_groups
-from alarm_access.model import Host, Item, QueryConfig, Strategy, StrategyGroup, TargetCondition, Topology
-from alarm_access.stages.enrich import TopologyIndex, index_topology
+from alarm_access.access.data.grouping import build_groups
+from alarm_access.kernel.model import Host, Item, QueryConfig, Strategy, StrategyGroup, TargetCondition, Topology
+from alarm_access.records.enrich import TopologyIndex, index_topology
 
 #: first bucket of every generated point set (aligned to the minute)
 T0 = 1_700_000_040

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alarm_access.grouping import build_groups
-from alarm_access.model import Host, Item, NoDataConfig, QueryConfig, Strategy, StrategyGroup, Topology
-from alarm_access.stages.enrich import TopologyIndex, index_topology
+from alarm_access.access.data.grouping import build_groups
+from alarm_access.kernel.model import Host, Item, NoDataConfig, QueryConfig, Strategy, StrategyGroup, Topology
+from alarm_access.records.enrich import TopologyIndex, index_topology
 
 T0 = 1569246480
 NOW = T0 + 120

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alarm_access.adapters.sql_source import Sample
-from alarm_access.model import AggCondition, QueryConfig
+from alarm_access.adapters.tsdb.sql import Sample
+from alarm_access.kernel.model import AggCondition, QueryConfig
 
 T0 = 1_699_999_800  # a multiple of 60 and 300
 INTERVAL = 60

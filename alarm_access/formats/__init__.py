@@ -1,6 +1,6 @@
 """Pure conversions from the original system's JSON documents (strategies, CMDB hosts) to value types.
 
-No Django, no I/O: every function takes parsed JSON and returns `alarm_access.model` values, raising or
+No Django, no I/O: every function takes parsed JSON and returns `alarm_access.kernel.model` values, raising or
 collecting `InvalidStrategy` errors that name the entry and the field.
 """
 

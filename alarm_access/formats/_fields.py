@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from alarm_access.errors import InvalidStrategy
+from alarm_access.kernel.errors import InvalidStrategy
 
 
 def is_int(value: Any) -> bool:

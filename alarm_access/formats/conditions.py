@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from alarm_access.errors import InvalidStrategy
 from alarm_access.formats._fields import Fields
-from alarm_access.model import AggCondition, Target, TargetCondition
+from alarm_access.kernel.errors import InvalidStrategy
+from alarm_access.kernel.model import AggCondition, Target, TargetCondition
 
 _FIELD_RENAMES = {"ip": "bk_target_ip"}
 _VALUE_KEY_RENAMES = {"ip": "bk_target_ip", "bk_cloud_id": "bk_target_cloud_id"}

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from alarm_access.errors import InvalidStrategy
 from alarm_access.formats._fields import Fields, is_int
-from alarm_access.model import DynamicGroup, Host, ServiceInstance, Topology
+from alarm_access.kernel.errors import InvalidStrategy
+from alarm_access.kernel.model import DynamicGroup, Host, ServiceInstance, Topology
 
 T = TypeVar("T")
 _SECTIONS = ("hosts", "service_instances", "dynamic_groups")

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from alarm_access.errors import InvalidStrategy
 from alarm_access.formats._fields import Fields, is_int
 from alarm_access.formats.conditions import parse_agg_conditions, parse_target
-from alarm_access.model import (
+from alarm_access.kernel.errors import InvalidStrategy
+from alarm_access.kernel.model import (
     Algorithm,
     Item,
     NoDataConfig,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from alarm_access.hashing import count_md5
+from alarm_access.kernel.hashing import count_md5
 from tests.services.victoria import VictoriaMetrics
 
 INTERVAL = 10

@@ -13,8 +13,8 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from alarm_access.adapters.orm.strategies import load_strategies
 from alarm_access.adapters.orm.topology import load_topology
-from alarm_access.errors import SourceUnavailable
-from alarm_access.model import Strategy, Topology
+from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.kernel.model import Strategy, Topology
 
 
 class OrmStrategyRepository:

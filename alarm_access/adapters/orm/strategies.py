@@ -19,10 +19,10 @@ from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 
 from alarm_access import models as db
-from alarm_access.errors import InvalidStrategy
 from alarm_access.formats import parse_strategy
+from alarm_access.kernel.errors import InvalidStrategy
+from alarm_access.kernel.model import Strategy
 from alarm_access.logs import ctx
-from alarm_access.model import Strategy
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 
 from alarm_access import models as db
-from alarm_access.model import DynamicGroup, Host, ServiceInstance, Topology
+from alarm_access.kernel.model import DynamicGroup, Host, ServiceInstance, Topology
 
 M = TypeVar("M", bound=Model)
 

@@ -13,8 +13,8 @@ stream `--data-id` (default 1000, the GSE basic alarms; 1100000 custom strings, 
 a JSON object, or a string holding the raw value text — or a list of them. `--now` (default: the current
 time) is the clock of the run (the records' `access_time`, the events' expiry), so a run is reproducible.
 
-Prints one JSON line per record and per dropped point (`alarm_access.preview.base`; for events, per
-anomaly and per rejection, `alarm_access.preview.event`) and writes nothing: no
+Prints one JSON line per record and per dropped point (`alarm_access.formats.preview`; for events, per
+anomaly and per rejection, `alarm_access.access.event.preview`) and writes nothing: no
 database, no Redis. Exit status: 0 previewed; 2 bad arguments, an access type without a previewer, or an
 input file that is unreadable, not JSON or invalid (the one stderr line names the file, entry and field).
 """
@@ -28,13 +28,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alarm_access.config import AccessType
-from alarm_access.errors import InvalidStrategy
-from alarm_access.events.kinds import GSE_BASE_ALARM_DATA_ID, EventMessage
+from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID, EventMessage
+from alarm_access.access.registry import PREVIEWERS
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
+from alarm_access.formats.preview import PreviewError, PreviewInput, parse_dedupe_state
+from alarm_access.kernel.config import AccessType
+from alarm_access.kernel.errors import InvalidStrategy
+from alarm_access.kernel.model import Strategy, Topology
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin, read_json_file
-from alarm_access.model import Strategy, Topology
-from alarm_access.preview import PREVIEWERS, PreviewError, PreviewInput, parse_dedupe_state
 
 
 def _usage_error(message: str) -> CommandError:

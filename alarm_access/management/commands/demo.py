@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from alarm_access.adapters.redis_client import EmbeddedRedis, connect
-from alarm_access.adapters.redis_keys import RedisKeys
-from alarm_access.adapters.sql_source import Sample, SqlSource
+from alarm_access.adapters.redis.client import EmbeddedRedis, connect
+from alarm_access.adapters.redis.keys import RedisKeys
+from alarm_access.adapters.tsdb.sql import Sample, SqlSource
 from alarm_access.management.cli import OneLineErrorsMixin
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from alarm_access.adapters.redis_client import connect
+from alarm_access.adapters.redis.client import connect
 from alarm_access.management.cli import OneLineErrorsMixin
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alarm_access.adapters.orm import save_strategy_document
-from alarm_access.errors import InvalidStrategy
+from alarm_access.kernel.errors import InvalidStrategy
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin, read_json_file, report_load
 
 

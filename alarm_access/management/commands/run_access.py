@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alarm_access.bootstrap import build_service
-from alarm_access.config import AccessConfig, AccessType, HandlerType
-from alarm_access.errors import ConfigError, SourceUnavailable
 from alarm_access.health import HealthServer
+from alarm_access.kernel.config import AccessConfig, AccessType, HandlerType
+from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin
 from alarm_access.runtime import Supervisor
 

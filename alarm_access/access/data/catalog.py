@@ -1,0 +1,71 @@
+"""The strategy groups, topology and strategy documents a `data` scheduler or worker works with.
+
+`GroupCatalog.refresh()` reloads everything from the strategy repository; `group_for(key, epoch)` answers
+from memory and reloads at most once per `min_reload` seconds when asked for a group it does not know, or
+at a different `epoch`, so a Celery worker follows strategy edits without reloading per task. A failed
+reload keeps the previous state and raises (`SourceUnavailable`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from alarm_access.access.data.grouping import build_groups
+from alarm_access.access.data.ports import DataPorts
+from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.kernel.model import StrategyGroup, Topology
+from alarm_access.records.enrich import TopologyIndex, index_topology
+
+logger = logging.getLogger("alarm_access.access.data")
+
+
+def group_epoch(group: StrategyGroup) -> int:
+    """The group's definition version: the newest update time of its strategies and items."""
+    return max(max(strategy.update_time, item.update_time) for strategy, item in group.items)
+
+
+class GroupCatalog:
+    def __init__(self, ports: DataPorts, *, topology: bool = True, max_age: float = 60.0, min_reload: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ports = ports
+        self._with_topology = topology
+        self._max_age = max_age
+        self._min_reload = min_reload
+        self._clock = clock
+        self._loaded_at: float | None = None
+        self.groups: dict[str, StrategyGroup] = {}
+        self.topology: TopologyIndex = index_topology(Topology())
+        #: strategy id → the strategy's cached JSON (the strategy snapshot written with inline anomalies)
+        self.documents: Mapping[int, str] = {}
+
+    def refresh(self) -> None:
+        strategies = self._ports.strategies.load_strategies()
+        groups = {group.key: group for group in build_groups(strategies)}
+        topology = index_topology(Topology())
+        documents: dict[int, str] = {}
+        if self._with_topology:
+            topology = index_topology(self._ports.strategies.load_topology({g.bk_biz_id for g in groups.values()}))
+            documents = {int(doc["id"]): json.dumps(doc) for doc in self._ports.strategy_documents() if "id" in doc}
+        self.groups, self.topology, self.documents = groups, topology, documents
+        self._loaded_at = self._clock()
+
+    def group_for(self, key: str, epoch: int | None = None) -> StrategyGroup | None:
+        """The group `key` (at `epoch` when given), reloading when stale or unknown; None if it does not exist."""
+        now = self._clock()
+        age = None if self._loaded_at is None else now - self._loaded_at
+        group = self.groups.get(key)
+        matches = group is not None and (epoch is None or group_epoch(group) == epoch)
+        if age is None or age > self._max_age or (not matches and age > self._min_reload):
+            try:
+                self.refresh()
+            except SourceUnavailable as exc:
+                if self._loaded_at is None:
+                    raise
+                logger.error("strategy reload failed, using the previous groups: %s", exc)
+            group = self.groups.get(key)
+        if group is None or (epoch is not None and group_epoch(group) != epoch):
+            return None
+        return group

@@ -1,0 +1,112 @@
+"""The `data` access service: keeps the strategy groups in sync and dispatches each group on its slots.
+
+One cycle: refresh the groups when due (strategies and topology are re-read every `refresh_interval`
+seconds and applied to the schedule by diff), pop the slots due at this tick, and hand each one as a
+`PullJob` to the dispatcher: `-H process` runs it inline (`InlineDispatcher` → `PullRunner.run`),
+`-H celery` publishes it to `celery_service` (or `celery_service_qos` for the sources listed in
+`ALARM_ACCESS_DATA_QOS_SOURCES`) for `celery worker` processes that run the same `PullRunner.run`
+(`alarm_access.tasks`). With `--once` every group is dispatched once, now, and the cycle's outcome (and so
+the exit code) is "failed" if any group failed (celery: if any job could not be published).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from alarm_access import metrics
+from alarm_access.access.data.catalog import GroupCatalog, group_epoch
+from alarm_access.access.data.jobs import Dispatcher, InlineDispatcher, PullJob
+from alarm_access.access.data.ports import DataPorts
+from alarm_access.access.data.runner import PullRunner
+from alarm_access.access.data.schedule import DueSlot, Schedule
+from alarm_access.kernel.config import AccessConfig, HandlerType
+from alarm_access.kernel.errors import AccessError
+from alarm_access.kernel.ports import Ports
+from alarm_access.logs import ctx
+from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
+
+logger = logging.getLogger("alarm_access.access.data")
+
+
+class DataAccess:
+    """The cycle of the `data` service. Not thread-safe: one loop thread calls `cycle`."""
+
+    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher) -> None:
+        self._config = config
+        self._settings = config.data
+        self._catalog = catalog
+        self._dispatcher = dispatcher
+        self._schedule = Schedule()
+        self._next_refresh = 0
+        self._qos_sources = frozenset(tuple(s.split(":", 1)) for s in config.data.qos_sources if ":" in s)
+
+    def cycle(self, now: float) -> CycleOutcome:
+        tick = int(now)
+        ok = True
+        if tick >= self._next_refresh:
+            ok = self._refresh(tick)
+        if self._config.once:
+            due = [DueSlot(key, tick, group.interval, 0, 0) for key, group in self._catalog.groups.items()]
+        else:
+            due = self._schedule.pop_due(tick)
+        for slot in due:
+            ok = self._dispatch(slot, tick) and ok
+        next_at = min(self._schedule.next_due() or self._next_refresh, self._next_refresh)
+        return CycleOutcome(ok=ok, next_at=float(next_at))
+
+    def _refresh(self, tick: int) -> bool:
+        self._next_refresh = tick + self._settings.refresh_interval
+        try:
+            self._catalog.refresh()
+        except AccessError as exc:
+            logger.error("strategy refresh failed, keeping the previous groups: %s", exc)
+            return False
+        groups = self._catalog.groups
+        changed, removed = self._schedule.sync({key: g.interval for key, g in groups.items()}, tick)
+        metrics.GROUPS.set(len(groups))
+        if changed or removed:
+            logger.info("strategy groups synced", extra=ctx(groups=len(groups), changed=len(changed),
+                                                            removed=len(removed)))
+        return True
+
+    def _dispatch(self, slot: DueSlot, tick: int) -> bool:
+        group = self._catalog.groups.get(slot.key)
+        if group is None:
+            return True
+        if slot.skipped:
+            metrics.ITERATIONS_MISSED.labels("skipped").inc(slot.skipped)
+        if self._schedule.is_late(slot):
+            metrics.ITERATIONS_MISSED.labels("late").inc()
+        metrics.SLOT_LATENESS.observe(slot.lateness)
+        job = PullJob(group.key, slot.slot, tick, group.interval, group_epoch(group),
+                      qos=group.source in self._qos_sources)
+        return self._dispatcher.submit(job)
+
+    def close(self) -> None:
+        self._dispatcher.close()
+
+
+def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
+    """The supervised `data` service; closes the dispatcher and the ports when it stops. The ports must
+    implement `DataPorts` (bootstrap's `AdapterPorts` does)."""
+    ports = cast("DataPorts", any_ports)
+    celery = config.handler_type == HandlerType.CELERY
+    # A Celery scheduler needs neither topology nor strategy documents: the workers load their own.
+    catalog = GroupCatalog(ports, topology=not celery, max_age=config.data.refresh_interval)
+    dispatcher: Dispatcher
+    if celery:
+        dispatcher = ports.celery_dispatcher()
+    else:
+        dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True).run)
+    access = DataAccess(config, catalog, dispatcher)
+
+    def close() -> None:
+        try:
+            access.close()
+        finally:
+            ports.close()
+
+    limits = LoopLimits(once=config.once, max_cycles=config.max_cycles, max_uptime=config.max_uptime,
+                        min_interval=config.min_interval if not config.once else 0.0)
+    return LoopService(config.access_type.value, access.cycle, close, limits)

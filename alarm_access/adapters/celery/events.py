@@ -1,0 +1,49 @@
+"""`-H celery` for event access, broker side: publishes batch tasks and waits for the broker to accept them.
+
+`CeleryEventPublisher.publish` sends task `RUN_EVENT_TASK` to queue `EVENT_QUEUE` (JSON) and returns only
+once the broker took it: on RabbitMQ the channel is in confirm mode (`confirm_publish`), so the publish
+waits for the broker's ack of the persistent message on the durable queue; on Redis the LPUSH reply is the
+acceptance (durability is then Redis' own persistence setting). Anything else raises `SourceUnavailable`,
+after Celery's bounded publish retries, so the consumer holds the batch and commits nothing of it. Every
+wait on the broker is bounded by `timeout`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from alarm_access import metrics
+from alarm_access.adapters.celery.app import make_celery_app
+from alarm_access.kernel.errors import SourceUnavailable
+
+logger = logging.getLogger("alarm_access.access.event")
+
+#: the queue and task of event batches (`celery -A alarm_access worker -Q celery_service_access_event`)
+EVENT_QUEUE = "celery_service_access_event"
+RUN_EVENT_TASK = "alarm_access.run_access_event"
+
+
+class CeleryEventPublisher:
+    """Implements `handlers.event_tasks.BatchPublisher`."""
+
+    def __init__(self, broker_url: str, visibility_timeout: int, timeout: float) -> None:
+        self._app = make_celery_app(broker_url, visibility_timeout)
+        # every wait on the broker is bounded: RabbitMQ reads/writes (the confirm included), Redis sockets
+        self._app.conf.broker_connection_timeout = timeout
+        self._app.conf.broker_transport_options = {
+            **self._app.conf.broker_transport_options, "confirm_publish": True,
+            "read_timeout": timeout, "write_timeout": timeout,
+            "socket_timeout": timeout, "socket_connect_timeout": timeout,
+        }
+
+    def publish(self, payload: dict[str, Any], task_id: str) -> None:
+        try:
+            self._app.send_task(RUN_EVENT_TASK, args=[payload], queue=EVENT_QUEUE, task_id=task_id)
+        except Exception as exc:  # kombu raises transport-specific types; all mean "not queued"
+            metrics.TASKS_PUBLISHED.labels(EVENT_QUEUE, "failed").inc()
+            raise SourceUnavailable(f"event task {task_id} not queued: {type(exc).__name__}: {exc}") from exc
+        metrics.TASKS_PUBLISHED.labels(EVENT_QUEUE, "published").inc()
+
+    def close(self) -> None:
+        self._app.close()
