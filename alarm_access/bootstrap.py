@@ -26,6 +26,7 @@ from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.orm.topics import event_topic_routes, load_strategy_documents
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
+from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.adapters.redis.locks import RedisGuards
 from alarm_access.adapters.redis.sink import RedisSink
 from alarm_access.adapters.tsdb.prometheus import PrometheusSource
@@ -46,6 +47,7 @@ class AdapterPorts:
         self._source: TimeSeriesSource | None = None
         self._source_by_url: dict[str, TimeSeriesSource] = {}
         self._event_bootstrap = ""
+        self._keys = RedisKeys(config.key_prefix)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -166,6 +168,9 @@ class AdapterPorts:
 
     def strategy_documents(self) -> list[dict[str, Any]]:
         return load_strategy_documents()
+
+    def snapshot_key(self, strategy_id: int, update_time: int) -> str:
+        return self._keys.strategy_snapshot(strategy_id, update_time)
 
     def close(self) -> None:
         while self._closers:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alarm_access.kernel.model import Strategy, Topology
+from alarm_access.kernel.ports import SnapshotKey
 
 #: One output line, a JSON object.
 Line = dict[str, Any]
@@ -37,6 +38,8 @@ class PreviewInput:
     strategies: Sequence[Strategy]
     inputs: Sequence[Any]
     now: int
+    #: names the strategy snapshot keys in the anomalies (the default key prefix's)
+    snapshot_key: SnapshotKey
     topology: Topology = field(default_factory=Topology)
     seen_record_ids: Mapping[int, frozenset[str]] = field(default_factory=dict)
 

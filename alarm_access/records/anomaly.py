@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from alarm_access.kernel.model import Record, StrategyGroup
+from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.records.standardize import to_wire
 from alarm_access.records.threshold import ItemThresholds, detect_value
 
@@ -54,10 +55,10 @@ def detect_records(
     thresholds: Mapping[ItemKey, ItemThresholds],
     *,
     now: float,
-    snapshot_key: str,
+    snapshot_key: SnapshotKey,
     documents: Mapping[int, str],
 ) -> AnomalyWrites:
-    """Detect every item's records. `snapshot_key` is a template with `{strategy_id}` and `{update_time}`;
+    """Detect every item's records. `snapshot_key` names the strategy snapshot key;
     `documents` maps strategy ids to their JSON (a strategy without one gets no snapshot written)."""
     anomaly_time = utc_text(now)
     lines: dict[ItemKey, tuple[str, ...]] = {}
@@ -69,7 +70,7 @@ def detect_records(
         records = data.get(key, ())
         if not records:
             continue
-        snapshot = snapshot_key.format(strategy_id=strategy.id, update_time=strategy.update_time)
+        snapshot = snapshot_key(strategy.id, strategy.update_time)
         results: dict[str, dict[str, object]] = {}
         fired = [detect_value(thresholds[key], record.value) for record in records]
         for level, _ in thresholds[key].levels:

@@ -55,7 +55,6 @@ class BatchRunner:
         self._ports = ports
         self._catalog = catalog
         self._store = store
-        self._snapshot_key = f"{config.key_prefix}.cache.strategy.snapshot.{{strategy_id}}.{{update_time}}"
 
     def run(self, job: BatchJob) -> bool:
         """Deliver batch `job`; False when it failed (the round is then failed, logged and counted)."""
@@ -90,7 +89,8 @@ class BatchRunner:
         if self._settings.inline_threshold:
             thresholds = group_thresholds(group, frozenset(self._settings.inline_strategy_ids))
         extras = PullExtras(fence=Fence(job.group_key, job.token, job.slot), thresholds=thresholds,
-                            documents=self._catalog.documents if thresholds else {}, snapshot_key=self._snapshot_key)
+                            documents=self._catalog.documents if thresholds else {},
+                            snapshot_key=self._ports.snapshot_key)
         try:
             deliver_points(group, points, job.now, checkpoint=0, window=None, sink=self._ports.record_sink,
                            topology=self._catalog.topology, settings=self._settings, extras=extras, batch=job)

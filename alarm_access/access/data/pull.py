@@ -30,6 +30,7 @@ from alarm_access.access.data.ports import RecordSink, TimeSeriesSource
 from alarm_access.access.data.schedule import QueryWindow, query_window
 from alarm_access.kernel.config import DataSettings
 from alarm_access.kernel.model import StrategyGroup
+from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.logs import ctx
 from alarm_access.records import pipeline
 from alarm_access.records.anomaly import AnomalyWrites, detect_records
@@ -66,13 +67,17 @@ class Splitter(Protocol):
 @dataclass(frozen=True, slots=True)
 class PullExtras:
     """Optional parts of a pull: the lock fence, inline thresholds per item with the strategy documents for
-    the snapshots and the snapshot key template (`{strategy_id}`, `{update_time}`)."""
+    the snapshots and the snapshot key (required with `thresholds`)."""
 
     fence: Fence | None = None
     thresholds: Mapping[tuple[int, int], ItemThresholds] | None = None
     documents: Mapping[int, str] = field(default_factory=dict)
-    snapshot_key: str = ""
+    snapshot_key: SnapshotKey | None = None
     split: Splitter | None = None
+
+    def __post_init__(self) -> None:
+        if self.thresholds is not None and self.snapshot_key is None:
+            raise ValueError("inline thresholds need the snapshot key")
 
 
 NO_EXTRAS = PullExtras()
@@ -164,7 +169,7 @@ def deliver_points(
     new_checkpoint = max(checkpoint, result.checkpoint or 0)
     pushed = {key: len(records) for key, records in result.data.items()}
     anomalies: AnomalyWrites | None = None
-    if extras.thresholds is not None:
+    if extras.thresholds is not None and extras.snapshot_key is not None:
         detect_started = time.perf_counter()
         anomalies = detect_records(group, result.data, extras.thresholds, now=time.time(),
                                    snapshot_key=extras.snapshot_key, documents=extras.documents)

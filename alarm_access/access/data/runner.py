@@ -56,7 +56,6 @@ class PullRunner:
         self._ports = ports
         self._catalog = catalog
         self._clock = clock
-        self._snapshot_key = f"{config.key_prefix}.cache.strategy.snapshot.{{strategy_id}}.{{update_time}}"
 
     def run(self, job: PullJob) -> bool:
         """Run `job`; False only when the pull failed (skips are not failures)."""
@@ -134,7 +133,7 @@ class PullRunner:
             fence=fence,
             thresholds=thresholds,
             documents=self._catalog.documents if thresholds else {},
-            snapshot_key=self._snapshot_key,
+            snapshot_key=self._ports.snapshot_key,
             split=self._splitter,
         )
         return pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,

@@ -22,6 +22,7 @@ from typing import Any
 from alarm_access.access.event.facets import Facet, agent_version, facets, kind_filter
 from alarm_access.access.event.kinds import EventKind, FlatEvent, as_int
 from alarm_access.kernel.model import Host, Item, Strategy
+from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.records.conditions import ConditionMatcher, compile_conditions
 from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.target import TargetMatcher, compile_target
@@ -70,7 +71,7 @@ def build_routing(
     strategies: Iterable[Strategy],
     topology: TopologyIndex,
     *,
-    snapshot_prefix: str,
+    snapshot_key: SnapshotKey,
     disabled_states: Collection[str],
     expire_seconds: int = DEFAULT_EXPIRE_SECONDS,
 ) -> tuple[Routing, list[str]]:
@@ -93,7 +94,7 @@ def build_routing(
             metric_ids=item_metric_ids(item),
             target=compile_target(item.target, topology),
             conditions=compile_conditions(qc.agg_condition) if qc.agg_condition else None,
-            snapshot_key=f"{snapshot_prefix}.cache.strategy.snapshot.{strategy.id}.{strategy.update_time}",
+            snapshot_key=snapshot_key(strategy.id, strategy.update_time),
         ))
     routing = Routing({biz: tuple(routes) for biz, routes in by_biz.items()}, topology,
                       frozenset(disabled_states), expire_seconds)

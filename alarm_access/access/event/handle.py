@@ -74,14 +74,14 @@ class EventHandler:
                     continue
                 if strategy.items and strategy.items[0].query_configs[0].source == EVENT_SOURCE:
                     strategies.append(strategy)
-                    key = f"{self._config.key_prefix}.cache.strategy.snapshot.{strategy.id}.{strategy.update_time}"
+                    key = self._ports.snapshot_key(strategy.id, strategy.update_time)
                     snapshots[key] = json.dumps(document)
             topology = self._ports.strategies.load_topology({s.bk_biz_id for s in strategies})
         except AccessError as exc:
             logger.error("strategy refresh failed, keeping the previous strategies: %s", exc)
             return False
         self._routing, problems = build_routing(
-            strategies, index_topology(topology), snapshot_prefix=self._config.key_prefix,
+            strategies, index_topology(topology), snapshot_key=self._ports.snapshot_key,
             disabled_states=self._settings.disabled_host_states, expire_seconds=self._settings.expire_seconds)
         for problem in problems:
             logger.warning("event strategy not used: %s", problem)

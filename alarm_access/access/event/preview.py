@@ -38,7 +38,7 @@ from alarm_access.access.event.kinds import EventMessage, FlatEvent
 from alarm_access.access.event.parse import parse_message
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.formats.preview import Line, PreviewInput
-from alarm_access.kernel.config import DEFAULT_KEY_PREFIX, EventSettings
+from alarm_access.kernel.config import EventSettings
 from alarm_access.kernel.errors import InvalidRecord
 from alarm_access.records.enrich import index_topology
 
@@ -132,7 +132,7 @@ def preview_event(preview: PreviewInput) -> list[Line]:
     """Anomalies and rejections of `preview.inputs` (EventMessages) under `preview.strategies`."""
     settings = EventSettings()
     routing, _problems = build_routing(
-        preview.strategies, index_topology(preview.topology), snapshot_prefix=DEFAULT_KEY_PREFIX,
+        preview.strategies, index_topology(preview.topology), snapshot_key=preview.snapshot_key,
         disabled_states=settings.disabled_host_states, expire_seconds=settings.expire_seconds)
     entries: list[Line | _Pending] = []
     for message in preview.inputs:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_PREFIX = "bkmonitorv3.ee"
+from alarm_access.kernel.config import DEFAULT_KEY_PREFIX
 
 DATA_TTL_FLOOR = 1800
 NODATA_TTL_FLOOR = 600
@@ -35,7 +35,7 @@ def dedupe_ttl(interval: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = DEFAULT_KEY_PREFIX
 
     def _key(self, template: str) -> str:
         return f"{self.prefix}.{template}"

@@ -20,7 +20,6 @@ from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut
 from alarm_access.adapters.redis.client import redis_op, text
 from alarm_access.adapters.redis.keys import (
     CHECKPOINT_TTL,
-    DEFAULT_PREFIX,
     NOISE_TTL,
     PRIORITY_TTL,
     PUSH_CHUNK,
@@ -32,6 +31,7 @@ from alarm_access.adapters.redis.keys import (
     nodata_ttl,
 )
 from alarm_access.adapters.redis.wire_json import WireEncoder
+from alarm_access.kernel.config import DEFAULT_KEY_PREFIX
 from alarm_access.kernel.errors import Backpressure
 from alarm_access.kernel.model import Record, StrategyGroup
 from alarm_access.logs import ctx
@@ -57,7 +57,7 @@ class RedisSink:
     def __init__(
         self,
         client: redis.Redis,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str = DEFAULT_KEY_PREFIX,
         *,
         max_queue_length: int = DEFAULT_MAX_QUEUE_LENGTH,
     ) -> None:

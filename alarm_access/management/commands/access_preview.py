@@ -30,6 +30,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID, EventMessage
 from alarm_access.access.registry import PREVIEWERS
+from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
 from alarm_access.formats.preview import PreviewError, PreviewInput, parse_dedupe_state
 from alarm_access.kernel.config import AccessType
@@ -116,6 +117,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
             strategies=read_strategies(strategy_file) if strategy_file else [],
             inputs=inputs,
             now=int(time.time()) if options["now"] is None else options["now"],
+            snapshot_key=RedisKeys().strategy_snapshot,
             topology=read_topology(hosts_file) if hosts_file else Topology(),
             seen_record_ids=read_dedupe_state(options["dedupe_state"]) if options["dedupe_state"] else {},
         )

@@ -14,6 +14,7 @@ from alarm_access.access.event.batch import process_batch
 from alarm_access.access.event.fanout import build_routing
 from alarm_access.access.event.kinds import EventMessage
 from alarm_access.access.event.parse import ALL_KINDS
+from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
 from alarm_access.records.enrich import index_topology
 from tests.access.data.test_access_preview import manage, write
@@ -164,7 +165,7 @@ def test_records_are_the_lines_the_service_pushes(tmp_path: Path) -> None:
     strategies, errors = parse_strategy_documents(event_strategies())
     topology, host_errors = parse_topology_document(HOSTS)
     assert not errors and not host_errors
-    routing, _ = build_routing(strategies, index_topology(topology), snapshot_prefix="bkmonitorv3.ee",
+    routing, _ = build_routing(strategies, index_topology(topology), snapshot_key=RedisKeys().strategy_snapshot,
                                disabled_states={"测试中"})
     batch = process_batch([EventMessage("t", 0, i, json.dumps(v).encode(), 1000) for i, v in enumerate(values)],
                           routing, NOW, ALL_KINDS)

@@ -9,6 +9,7 @@ from alarm_access.access.event.delivery import DeliveryState, plan_delivery
 from alarm_access.access.event.fanout import Routing, build_routing, fan_out
 from alarm_access.access.event.kinds import EventKind, FlatEvent
 from alarm_access.access.event.standardize import Anomaly, standardize
+from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.kernel.model import (
     AggCondition,
     Algorithm,
@@ -41,8 +42,8 @@ def event_strategy(sid: int, metric: str, *, priority: int | None = None, target
 
 
 def routing(*strategies: Strategy) -> Routing:
-    built, problems = build_routing(strategies, index_topology(Topology(hosts=HOSTS)), snapshot_prefix="kp",
-                                    disabled_states={"故障中"})
+    built, problems = build_routing(strategies, index_topology(Topology(hosts=HOSTS)),
+                                    snapshot_key=RedisKeys("kp").strategy_snapshot, disabled_states={"故障中"})
     assert problems == []
     return built
 
