@@ -13,8 +13,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -n "$(UV)" || $(PYTHON) -m pip install -q uv
 	@test -x $(PY) || uv venv -q -p $(PYTHON) $(VENV)
-	uv pip install -q -p $(PY) -r requirements.lock
-	uv pip install -q -p $(PY) --no-deps -e .
+	uv pip install -q --compile-bytecode -p $(PY) -r requirements.lock
+	uv pip install -q --compile-bytecode -p $(PY) --no-deps -e .
 	@touch $@
 
 lock:
@@ -35,7 +35,7 @@ test: install
 	bash scripts/install-services.sh
 	bash scripts/ensure-services.sh
 	$(MAKE) lint
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -p no:cacheprovider --durations=20
 
 unit: install
 	$(PY) -m pytest -q -m "not integration"

@@ -48,6 +48,7 @@ class AdapterPorts:
         self._source_by_url: dict[str, TimeSeriesSource] = {}
         self._event_bootstrap = ""
         self._keys = RedisKeys(config.key_prefix)
+        self._source_urls = config.data.source_url_map
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -73,8 +74,7 @@ class AdapterPorts:
     def source_for(self, source: tuple[str, str]) -> TimeSeriesSource:
         """`TSDB_URL` set: its Prometheus-compatible API serves every source; else the embedded SQL table.
         A source named in `ALARM_ACCESS_DATA_SOURCE_URLS` ("dsl:dtl=url") is served by its own API."""
-        urls = dict(entry.split("=", 1) for entry in self._config.data.source_urls if "=" in entry)
-        url = urls.get(f"{source[0]}:{source[1]}")
+        url = self._source_urls.get(source)
         if url:
             if url not in self._source_by_url:
                 timeout = self._config.network_timeout

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ALARM_ACCESS_VAR_DIR", BASE_DIR / "var"))
@@ -48,12 +49,11 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'alarm_access.sqlite3'}"),
-        conn_max_age=0,
-    )
-}
+_database_url = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'alarm_access.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+except ValueError as _error:  # an unknown scheme: manage.py turns this into one line and exit 2
+    raise ImproperlyConfigured(f"DATABASE_URL: {_error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     import pymysql
 
@@ -63,19 +63,23 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"structured": {"()": "alarm_access.logs.KeyValueFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 # Raw access settings; `alarm_access.kernel.config.AccessConfig.from_settings` validates and freezes them.
 ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),
-    "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP", ""),
+    # KAFKA_BOOTSTRAP_SERVERS is the usual name; KAFKA_BOOTSTRAP is kept for existing deployments
+    "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP", ""),
     "KAFKA_GROUP_PREFIX": os.environ.get("KAFKA_GROUP_PREFIX", "alarm-access"),
     "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
     "METRICS_PORT": os.environ.get("ALARM_ACCESS_METRICS_PORT", "0"),

@@ -69,6 +69,27 @@ class DataSettings:
     #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
     source_urls: tuple[str, ...] = ()
 
+    def parse_sources(self) -> None:
+        """Check `qos_sources` and `source_urls` once, at start (`ConfigError` naming a malformed entry)."""
+        _ = self.qos_source_labels, self.source_url_map
+
+    @property
+    def qos_source_labels(self) -> frozenset[tuple[str, str]]:
+        """`qos_sources` as `(data_source_label, data_type_label)` pairs."""
+        return frozenset(_source(entry, "ALARM_ACCESS_DATA_QOS_SOURCES") for entry in self.qos_sources)
+
+    @property
+    def source_url_map(self) -> dict[tuple[str, str], str]:
+        """`source_urls` as `(data_source_label, data_type_label) -> query API URL`."""
+        setting = "ALARM_ACCESS_DATA_SOURCE_URLS"
+        urls: dict[tuple[str, str], str] = {}
+        for entry in self.source_urls:
+            source, sep, url = entry.partition("=")
+            if not sep or not url.strip().startswith(("http://", "https://")):
+                raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label=http(s)://...")
+            urls[_source(source, setting)] = url.strip()
+        return urls
+
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> DataSettings:
         """Validate `ALARM_ACCESS["DATA"]` (strings; unknown names are refused)."""
@@ -82,6 +103,7 @@ class DataSettings:
             if text is not None and str(text).strip() != "":
                 values[name] = _event_value(name, str(text).strip(), spec.type, prefix)
         settings = cls(**values)
+        settings.parse_sources()
         if settings.lock_ttl <= 0 or settings.batch_size <= 0 or settings.token_budget <= 0:
             raise ConfigError(f"{prefix}LOCK_TTL, {prefix}BATCH_SIZE and {prefix}TOKEN_BUDGET must be > 0")
         return settings
@@ -217,9 +239,8 @@ class AccessConfig:
             max_cycles=_positive_or_none(options.get("max_cycles"), "--max-cycles"),
             max_uptime=_positive_or_none(options.get("max_uptime"), "--max-uptime"),
             min_interval=_number(options.get("min_interval", 1.0), "--min-interval", minimum=0.0),
-            metrics_port=int(_number(options.get("metrics_port") or raw.get("METRICS_PORT", 0),
-                                     "metrics port", minimum=0)),
-            redis_url=str(raw.get("REDIS_URL", "")),
+            metrics_port=_port(options.get("metrics_port") or raw.get("METRICS_PORT", 0)),
+            redis_url=_redis_url(str(raw.get("REDIS_URL", ""))),
             key_prefix=_non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX"),
             kafka_bootstrap=str(raw.get("KAFKA_BOOTSTRAP", "")),
             celery_broker_url=str(raw.get("CELERY_BROKER_URL", "")),
@@ -251,6 +272,29 @@ def _number(value: Any, name: str, minimum: float) -> float:
     if number < minimum:
         raise ConfigError(f"{name} must be >= {minimum:g}, got {value!r}")
     return number
+
+
+def _redis_url(url: str) -> str:
+    """`REDIS_URL` as redis-py accepts it (empty: the embedded server), else `ConfigError` at start — not a
+    failure of every pull later."""
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {url!r}")
+    return url
+
+
+def _port(value: Any) -> int:
+    number = _number(value, "--metrics-port / ALARM_ACCESS_METRICS_PORT", minimum=0.0)
+    if number > 65535 or not number.is_integer():
+        raise ConfigError(f"--metrics-port / ALARM_ACCESS_METRICS_PORT must be a port (0-65535), got {value!r}")
+    return int(number)
+
+
+def _source(entry: str, setting: str) -> tuple[str, str]:
+    """`"dsl:dtl"` -> `(dsl, dtl)`, or `ConfigError` naming the entry."""
+    dsl, sep, dtl = entry.partition(":")
+    if not sep or not dsl.strip() or not dtl.strip():
+        raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label")
+    return dsl.strip(), dtl.strip()
 
 
 def _positive_or_none(value: Any, name: str) -> Any:

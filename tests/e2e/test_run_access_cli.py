@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,8 @@ import pytest
 from tests.services.access_env import ROOT, AccessEnv, stop
 
 
-def run_access(*args: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+def run_access(*args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"} | overrides
     return subprocess.run([sys.executable, "manage.py", "run_access", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=60, check=False, env=environment)
 
@@ -51,6 +52,37 @@ def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], mentions: str
     assert len(lines) == 1, done.stderr
     assert mentions in lines[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mentions"),
+    [
+        ({"ALARM_ACCESS_METRICS_PORT": "70000"}, "--metrics-port"),
+        ({"DATABASE_URL": "nosuchdb://host/db"}, "DATABASE_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
+        ({"ALARM_ACCESS_DATA_SOURCE_URLS": "bk_monitor=http://x"}, "ALARM_ACCESS_DATA_SOURCE_URLS"),
+        ({"ALARM_ACCESS_DATA_SOURCE_URLS": "bk_monitor:time_series=ftp://x"}, "ALARM_ACCESS_DATA_SOURCE_URLS"),
+        ({"ALARM_ACCESS_DATA_QOS_SOURCES": "bk_monitor"}, "ALARM_ACCESS_DATA_QOS_SOURCES"),
+    ],
+)
+def test_bad_environment_exits_2_with_one_line(overrides: dict[str, str], mentions: str) -> None:
+    done = run_access("--access-type", "data", "--once", **overrides)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert mentions in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_metrics_port_in_use_exits_2_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        done = run_access("--access-type", "data", "--once", "--metrics-port", str(taken.getsockname()[1]))
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--metrics-port" in lines[0], done.stderr
 
 
 @pytest.mark.integration

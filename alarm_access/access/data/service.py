@@ -39,7 +39,7 @@ class DataAccess:
         self._dispatcher = dispatcher
         self._schedule = Schedule()
         self._next_refresh = 0
-        self._qos_sources = frozenset(tuple(s.split(":", 1)) for s in config.data.qos_sources if ":" in s)
+        self._qos_sources = config.data.qos_source_labels
 
     def cycle(self, now: float) -> CycleOutcome:
         tick = int(now)

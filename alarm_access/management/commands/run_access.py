@@ -21,7 +21,7 @@ from alarm_access.health import HealthServer
 from alarm_access.kernel.config import AccessConfig, AccessType, HandlerType
 from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin
-from alarm_access.runtime import Supervisor
+from alarm_access.runtime import Supervisor, exit_on_stop_signals
 
 logger = logging.getLogger("alarm_access.run_access")
 
@@ -53,6 +53,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
                             help="hash-ring membership lease in seconds (default 60)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        exit_on_stop_signals()
         try:
             config = AccessConfig.build(settings.ALARM_ACCESS, options)
             service = build_service(config)
@@ -60,7 +61,11 @@ class Command(OneLineErrorsMixin, BaseCommand):
             raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         health = None
         if config.metrics_port:
-            health = HealthServer(config.metrics_port, is_alive=lambda: True, is_ready=service.is_ready)
+            try:  # the port is bound here: in use or not allowed is a start-up error, not a traceback
+                health = HealthServer(config.metrics_port, is_alive=lambda: True, is_ready=service.is_ready)
+            except OSError as exc:
+                raise CommandError(f"--metrics-port {config.metrics_port}: {exc.strerror or exc}",
+                                   returncode=EXIT_USAGE) from None
             health.start()
         logger.info("starting access=%s handler=%s hash_ring=%d once=%s", config.access_type,
                     config.handler_type, config.hash_ring, config.once)
