@@ -44,6 +44,7 @@ class Service(Protocol):
     @property
     def exit_code(self) -> int: ...
     def is_ready(self) -> bool: ...
+    def is_alive(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,18 @@ class LoopLimits:
     min_interval: float = 0.0
 
 
+#: a loop is stuck (`/healthz` 503) when its next cycle has not finished STALL_FACTOR x its cadence after it was
+#: due; the cadence is at least STALL_FLOOR seconds, so a pull that waits out its network timeouts is not "stuck"
+STALL_FACTOR = 10
+STALL_FLOOR = 30.0
+
+
 class LoopService:
     """Runs `cycle(now)` in a thread until stopped or a limit is reached, then calls `close()`.
+
+    Alive (`is_alive`) while the loop keeps completing cycles: the deadline of the next one is its wake-up
+    time plus `STALL_FACTOR` x the cadence the cycle asked for (at least `STALL_FLOOR`). A cycle hung on a
+    dependency past that deadline makes the service not alive, so an orchestrator can restart it.
 
     The cycle decides when it wants to run next (`CycleOutcome.next_at`); the loop sleeps on an Event so that
     `stop()` interrupts the wait at once. A cycle in progress is never interrupted: `stop()` lets it finish
@@ -88,6 +99,7 @@ class LoopService:
         self._thread = threading.Thread(target=self._run, name=f"{name}-loop", daemon=True)
         self._last_ok = True
         self._exit_code = 0
+        self._alive_until = self._clock.now() + STALL_FACTOR * STALL_FLOOR
 
     def start(self) -> None:
         metrics.UP.labels(self.name).set(1)
@@ -106,6 +118,9 @@ class LoopService:
     def is_ready(self) -> bool:
         return self._last_ok and not self._done.is_set()
 
+    def is_alive(self) -> bool:
+        return not self._done.is_set() and self._clock.now() <= self._alive_until
+
     def _run(self) -> None:
         started = self._clock.now()
         cycles = 0
@@ -118,6 +133,8 @@ class LoopService:
                     logger.exception("cycle failed", extra=ctx(service=self.name))
                     outcome = CycleOutcome(ok=False, next_at=now + max(self._limits.min_interval, 1.0))
                 self._record(outcome)
+                cadence = max(outcome.next_at - now, self._limits.min_interval, STALL_FLOOR)
+                self._alive_until = max(outcome.next_at, self._clock.now()) + STALL_FACTOR * cadence
                 cycles += 1
                 if self._limit_reached(cycles, started):
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService
+from alarm_access.runtime import STALL_FACTOR, STALL_FLOOR, CycleOutcome, LoopLimits, LoopService
 
 
 class FakeClock:
@@ -85,3 +85,28 @@ def test_a_crashing_cycle_is_a_failed_cycle_not_a_dead_loop() -> None:
     service.start()
     assert service.join(10)
     assert len(calls) == 2 and service.exit_code == 1
+
+
+def test_alive_while_cycles_complete_and_not_once_the_next_one_is_past_its_deadline() -> None:
+    clock = FakeClock()  # t = 1000
+    service = LoopService("test", lambda now: CycleOutcome(ok=True, next_at=now + 60), lambda: None,
+                          LoopLimits(), clock)
+    assert service.is_alive()  # start-up grace: STALL_FACTOR x STALL_FLOOR
+    clock.t += STALL_FACTOR * STALL_FLOOR + 1
+    assert not service.is_alive()  # no cycle completed within the grace
+    service.start()  # the first cycle runs at once (fake t = 1301) and asks for the next one at 1361
+    try:
+        deadline = 1361 + STALL_FACTOR * 60
+        clock.t = deadline - 1
+        for _ in range(500):  # wait for the condition: the first cycle was recorded
+            if service.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert service.is_alive()
+        clock.t = deadline + 1  # the loop never completed its next cycle (it waits on real time here)
+        assert not service.is_alive()
+    finally:
+        service.stop()
+        assert service.join(5)
+    clock.t = 1000
+    assert not service.is_alive()  # a finished loop is not alive either

@@ -62,7 +62,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
         health = None
         if config.metrics_port:
             try:  # the port is bound here: in use or not allowed is a start-up error, not a traceback
-                health = HealthServer(config.metrics_port, is_alive=lambda: True, is_ready=service.is_ready)
+                health = HealthServer(config.metrics_port, is_alive=service.is_alive, is_ready=service.is_ready)
             except OSError as exc:
                 raise CommandError(f"--metrics-port {config.metrics_port}: {exc.strerror or exc}",
                                    returncode=EXIT_USAGE) from None
