@@ -52,7 +52,7 @@ def test_every_event_kind_goes_through_celery_workers(world: EventWorld, private
     consumer = world.env.spawn("run_access", "-H", "celery", "--access-type", "event")
     try:
         world.wait(lambda: all(world.anomalies(sid) for sid in KINDS), what="one anomaly per kind")
-        time.sleep(1.0)  # let any stray extra anomaly arrive before counting
+        world.wait_stable(lambda: [world.redis.llen(world.key(f"detect.anomaly.list.{sid}.{sid}")) for sid in KINDS])
     finally:
         assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
         worker.stop()
@@ -84,7 +84,7 @@ def test_worker_killed_mid_task_loses_nothing_and_doubles_nothing(world: EventWo
         assert killed and world.redis.llen(key) < total, "the kill did not land mid-stream; the test proves nothing"
         second = start_worker(world.env.env, tmp_path, "second", rabbitmq_url, queues=EVENT_QUEUE)
         world.wait(lambda: world.redis.llen(key) >= total, timeout=120, what="every anomaly")
-        time.sleep(2.0)  # a duplicate would arrive after the last new one
+        world.wait_stable(lambda: world.redis.llen(key))  # a duplicate would arrive after the last new one
     finally:
         assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
         if second is not None:

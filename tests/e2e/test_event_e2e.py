@@ -114,6 +114,19 @@ class EventWorld:
                 raise AssertionError(f"{what} not reached within {timeout}s:\n{self.env.log()[-3000:]}")
             time.sleep(0.1)
 
+    def wait_stable(self, read: Callable[[], object], quiet: float = 2.0, timeout: float = 60) -> None:
+        """Wait until `read()` gave the same answer over `quiet` seconds of polls (no write is in flight),
+        so a count taken afterwards includes any late duplicate."""
+        deadline = time.monotonic() + timeout
+        last, since = read(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still changing after {timeout}s:\n{self.env.log()[-3000:]}")
+            time.sleep(0.1)
+            now = read()
+            if now != last:
+                last, since = now, time.monotonic()
+
 
 @pytest.fixture
 def world(tmp_path: Path, redis_url: str, kafka: str) -> Iterator[EventWorld]:
@@ -146,7 +159,7 @@ def test_every_event_kind_becomes_its_anomaly(world: EventWorld) -> None:
     process = world.env.spawn("run_access", "--access-type", "event")
     try:
         world.wait(lambda: all(world.anomalies(sid) for sid in KINDS), what="one anomaly per kind")
-        time.sleep(1.0)  # let any stray extra anomaly arrive before counting
+        world.wait_stable(lambda: [world.redis.llen(world.key(f"detect.anomaly.list.{sid}.{sid}")) for sid in KINDS])
     finally:
         assert stop(process, signal.SIGTERM) == 0, world.env.log()
     by_kind = {sid: world.anomalies(sid) for sid in KINDS}
@@ -201,7 +214,7 @@ def test_kill_9_mid_stream_loses_nothing_and_doubles_nothing(world: EventWorld) 
     second = world.env.spawn("run_access", "--access-type", "event", log="second.log")
     try:
         world.wait(lambda: world.redis.llen(key) >= total, what="every anomaly")
-        time.sleep(2.0)  # a duplicate would arrive after the last new one
+        world.wait_stable(lambda: world.redis.llen(key))  # a duplicate would arrive after the last new one
     finally:
         assert stop(second, signal.SIGTERM) == 0, world.env.log("second.log")
     ids = Counter(json.loads(line)["anomaly"]["2"]["anomaly_id"] for line in world.redis.lrange(key, 0, -1))
