@@ -85,7 +85,7 @@ def run_access_data(payload: dict[str, Any]) -> bool:
 
 @app.task(name=RUN_BATCH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)  # type: ignore[untyped-decorator]
 def run_access_batch_data(payload: dict[str, Any]) -> bool:
-    """Deliver one batch of a split pull (`handlers.data_batch`); False when it (and so its round) failed."""
+    """Deliver one batch of a split pull (`access.data.batch`); False when it (and so its round) failed."""
     try:
         job = BatchJob.from_json(payload)
     except InvalidRecord as exc:
@@ -109,7 +109,7 @@ def event_runner() -> EventTaskRunner:
 @app.task(name=RUN_EVENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
           max_retries=None)
 def run_access_event(self: Any, payload: dict[str, Any]) -> int:
-    """Deliver one consumed batch of event messages (`handlers.event_tasks`); returns its size.
+    """Deliver one consumed batch of event messages (`access.event.tasks`); returns its size.
 
     A failed delivery (Redis down, a full anomaly list, ...) is retried with a back-off up to a minute,
     never dropped; a redelivered or retried batch pushes nothing twice. A malformed payload is rejected."""

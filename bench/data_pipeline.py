@@ -6,7 +6,7 @@ For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak),
 `bench.workload`:
 
 * end to end: decode the TSDB response (JSON bytes) → `RedisSink.read_seen` → `pipeline.run` →
-  `RedisSink.deliver` (one MULTI/EXEC) — the work `handlers.data_pull.pull_group` does after its query;
+  `RedisSink.deliver` (one MULTI/EXEC) — the work `access.data.pull.pull_group` does after its query;
 * floor: decode the same response and pipeline the same record bytes to as many lists (LPUSH in chunks of
   `PUSH_CHUNK`), with no processing — what any implementation pays at least.
 

@@ -1,7 +1,7 @@
 """Inline detection output: what the detect service would write for a group's records (spec §3.15).
 
 `detect_records` turns the records each item would have received on `access.data.{sid}.{iid}` into the
-detect service's output, decided exactly as detect decides it (`stages.threshold`):
+detect service's output, decided exactly as detect decides it (`records.threshold`):
 * anomaly lines for `detect.anomaly.list.{sid}.{iid}`, each
   ``{"data": <the record as detect read it>, "anomaly": {"<level>": {"anomaly_message", "anomaly_id",
   "anomaly_time"}}, "strategy_snapshot_key"}`` with `anomaly_id = "{record_id}.{sid}.{iid}.{level}"`, in

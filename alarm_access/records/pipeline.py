@@ -228,7 +228,7 @@ def run(
     """Process the `points` one query of `group` returned (in query order) at time `now`.
 
     `seen_record_ids` holds the stored dedupe sets of the points' buckets, `priority_state` the hashes named
-    by `stages.priority.priority_group_keys(group)`. `access_time` (default `now`) is stamped on records.
+    by `records.priority.priority_group_keys(group)`. `access_time` (default `now`) is stamped on records.
     With `detail`, `dropped_points` lists every drop with its point.
     """
     plan = compile_group(group, topology_index)

@@ -1,4 +1,4 @@
-"""`stages.batch_split.split_points`: whole buckets per batch, the time-point limit over the whole pull."""
+"""`access.data.batch_split.split_points`: whole buckets per batch, the time-point limit over the whole pull."""
 
 from __future__ import annotations
 

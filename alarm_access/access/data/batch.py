@@ -1,6 +1,6 @@
 """The sub-task side of batch rounds (spec data-access §3.14, §1.3 `run_access_batch_data`, without §9.6).
 
-`BatchRunner.run(job)` delivers batch `job.index` of the round `job.token` (see `handlers.data_split`):
+`BatchRunner.run(job)` delivers batch `job.index` of the round `job.token` (see `access.data.split`):
 1. the round's state decides first: a round that expired is an error (the sub-task came too late: its
    payload is gone, the round can never finish, the checkpoint stays where it was); a batch already done
    (a redelivered task whose worker died after delivering) delivers nothing again; a round that already

@@ -8,7 +8,7 @@ whole pull rather than per sub-task) and cuts them into batches of whole time bu
 * the time-point limit stays correct: at most `max_time_points` buckets newer than the stored checkpoint
   are kept, and the checkpoint candidate is the last kept one, as in an unsplit pull.
 
-Difference from the unsplit pipeline (`stages.limit`): the limit counts the buckets that hold a point
+Difference from the unsplit pipeline (`records.limit`): the limit counts the buckets that hold a point
 with a value, before dedupe and filters, among those newer than the stored checkpoint; buckets at or
 before it (the overlap the window re-reads for late points) are always kept and never counted. A bucket
 whose points all turn out duplicate or filtered therefore still counts: catching up can take one more

@@ -66,7 +66,7 @@ def query_params(bk_biz_id: int, qc: QueryConfig) -> dict[str, Any]:
     elif (dsl, dtl) == ("bk_monitor", "alert"):
         params["bkmonitor_strategy_id"] = qc.extra.get("bkmonitor_strategy_id")
     # Sources that cannot evaluate advanced conditions are queried without any condition; each item then
-    # filters itself (stages.filters), so such items share one group whatever their conditions.
+    # filters itself (records.filters), so such items share one group whatever their conditions.
     if (dsl, dtl) not in NATIVE_ADVANCED_SOURCES and dtl == "time_series" and has_advanced_condition(qc):
         params["agg_condition"] = []
     return params

@@ -1,9 +1,9 @@
 """Dispatchers: where a due pull of the `data` access type runs — in this process, or on Celery workers.
 
 ARCHITECTURE principle 3: choosing in-process or Celery is one `Dispatcher` argument. The scheduler
-(`handlers.data.DataAccess`) turns every due slot into a `PullJob` and hands it to its dispatcher;
+(`access.data.service.DataAccess`) turns every due slot into a `PullJob` and hands it to its dispatcher;
 `InlineDispatcher` runs it at once with the same `PullRunner.run` a Celery task calls, so both modes
-execute one code path (`handlers.data_runner`).
+execute one code path (`access.data.runner`).
 
 A `PullJob` is plain JSON (Celery runs with the JSON serializer only, never pickle) and identifies one
 unit of work by `(group_key, slot, epoch)`: `slot` is the start of the group's schedule slot, `epoch` the
@@ -11,7 +11,7 @@ group's definition version (the newest `update_time` of its strategies/items), `
 when the slot was dispatched. The query window is computed from `now`, so the same job gives the same
 window wherever and whenever it runs.
 
-A `BatchJob` is one sub-task of a pull that was split into batches (`handlers.data_batch`): it names the
+A `BatchJob` is one sub-task of a pull that was split into batches (`access.data.batch`): it names the
 round (the parent's fencing token), its batch and the items the parent pulled for.
 
 `Fence` is what a pull holds while it runs: the fencing token of the group lock plus its slot. The sink
@@ -86,7 +86,7 @@ def _int(value: Any) -> int:
 
 @dataclass(frozen=True, slots=True)
 class BatchJob:
-    """Batch `index` (1-based) of `total` of the round `token` of `group_key` (see `handlers.data_batch`)."""
+    """Batch `index` (1-based) of `total` of the round `token` of `group_key` (see `access.data.batch`)."""
 
     group_key: str
     epoch: int

@@ -119,7 +119,7 @@ class PullGuards(Protocol):
 
 
 class BatchStore(Protocol):
-    """Payloads and state of batch rounds (a `data` pull split into sub-tasks, `handlers.data_batch`).
+    """Payloads and state of batch rounds (a `data` pull split into sub-tasks, `access.data.batch`).
 
     A round is named by the parent's fencing token. Every method raises `SourceUnavailable` on a store error.
     """

@@ -1,7 +1,7 @@
 """One pull of one strategy group: window → query → pipeline → push, in an order that is safe to crash in.
 
 `pull_group` is the unit of work of the `data` access type, the same in every dispatcher (inline and Celery,
-see `handlers.data_runner`). Effects are ordered per ARCHITECTURE principle 6: nothing is written before the query
+see `access.data.runner`). Effects are ordered per ARCHITECTURE principle 6: nothing is written before the query
 and the pipeline succeeded, and the records, the dedupe state, the checkpoint and the run heartbeat are
 written by the sink in one atomic step — so a worker killed at any point either delivered a pull entirely
 (the next pull starts after it) or not at all (the next pull repeats it), never half of one.
@@ -11,7 +11,7 @@ delivered, writes nothing: `FencedOut`). With `PullExtras.thresholds` (every ite
 threshold, spec §3.15) the records are detected here and the anomalies are written instead of the
 `access.data.*` queues, in the same transaction; nodata copies and noise counts are written as usual, and
 the time-point limit does not apply (as in the original's merge mode). With `PullExtras.split` (Celery
-workers, `handlers.data_batch`) a pull of more points than the batch threshold is handed to the splitter
+workers, `access.data.batch`) a pull of more points than the batch threshold is handed to the splitter
 instead, and `deliver_points` later delivers each batch in its sub-task.
 """
 

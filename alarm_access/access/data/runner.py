@@ -3,7 +3,7 @@
 `PullRunner.run(job)` in order (spec data-access §1.3, with the original's gaps closed):
 1. resolve the group from the `GroupCatalog`; reject a job for a group that no longer exists or whose
    definition changed (`epoch`), or whose slot is stale (two intervals old: later slots cover its window);
-2. circuit breaking (business, source, strategy rules, `stages.breaker`): broken items are left out,
+2. circuit breaking (business, source, strategy rules, `access.data.breaker`): broken items are left out,
    a group whose every item is broken is not pulled;
 3. the group lock with a fencing token (spec §3.8; the delivery transaction re-checks the token). A
    Celery job waits for nobody: when the lock is held it is skipped. An inline job (`-H process`, the one
@@ -13,7 +13,7 @@
 5. a slot of the source's concurrency limit, so one slow backend cannot hold every worker;
 6. `pull_group` (inline static thresholds when the group qualifies), then release in reverse order —
    except the group lock of a pull that a `BatchSplitter` split into sub-tasks: the round holds it until
-   its last sub-task finalises it (`handlers.data_batch`). With a splitter, a previous round of the group
+   its last sub-task finalises it (`access.data.batch`). With a splitter, a previous round of the group
    that never finished is reported first (`BatchSplitter.check_previous`).
 A refusal at 1-5 is a skip (counted by reason, logged with the group), not a failure. Failures are
 classified here, once: `AccessError` is one line, anything else a bug with its traceback.

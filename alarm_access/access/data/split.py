@@ -2,14 +2,14 @@
 
 A Celery pull of more points than `batch_threshold` is not delivered by its own task. `BatchSplitter`:
 1. applies the time-point limit once, to the whole pull, and cuts the kept points into batches of whole
-   time buckets (`stages.batch_split`), about `batch_size` points each;
+   time buckets (`access.data.batch_split`), about `batch_size` points each;
 2. starts a round named by the pull's fencing token: the group lock is extended to the round's TTL
    (`batch_wait`, at most five dedupe intervals, so a round that dies leaves the dedupe state of its
    delivered batches alive for the re-pull), the payloads are stored with that TTL and the round's state
    holds the checkpoint it leads to;
 3. publishes one sub-task per batch to `celery_service_batch` and returns: the parent blocks no worker and
    keeps the lock only through the round (`PullReport.batches`; the runner does not release it).
-The sub-tasks (`handlers.data_batch`) deliver the batches; the last one to finish moves the checkpoint.
+The sub-tasks (`access.data.batch`) deliver the batches; the last one to finish moves the checkpoint.
 A pull that yields fewer than two batches is delivered as one, by the parent. If publishing fails the
 round is failed at once (lock released, checkpoint untouched) and the error raised to the runner.
 

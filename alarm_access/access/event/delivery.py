@@ -3,7 +3,7 @@
 `plan_delivery(anomalies, state, now, qos_threshold)` applies, in order:
 1. dedupe — an anomaly id already delivered (in `state.delivered` or earlier in the batch) is dropped: a
    batch replayed after a crash between push and offset commit pushes nothing twice (spec W20);
-2. priority inhibition over the new anomalies, highest strategy priority first (`stages.priority` rules);
+2. priority inhibition over the new anomalies, highest strategy priority first (`records.priority` rules);
 3. QoS, when `state.qos_counts` is not None: the count of an identity (`count_md5([biz, strategy, item,
    target ip, level])`) over the current QoS window; above `qos_threshold` the anomaly is dropped;
 4. for each survivor: its line on `detect.anomaly.list.{sid}.{iid}`, a check-result entry, and the

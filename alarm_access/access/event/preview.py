@@ -84,7 +84,7 @@ def _strategy_order(entry: Line | _Pending) -> tuple[int, int]:
 
 
 def _message_entries(message: EventMessage, routing: Routing, now: int) -> list[Line | _Pending]:
-    """What one message yields; like `handlers.event_batch.process_batch`, a malformed part (or a bug)
+    """What one message yields; like `access.event.batch.process_batch`, a malformed part (or a bug)
     rejects the whole message and nothing else of it is kept."""
     index = message.offset
     try:

@@ -25,7 +25,7 @@ RUN_EVENT_TASK = "alarm_access.run_access_event"
 
 
 class CeleryEventPublisher:
-    """Implements `handlers.event_tasks.BatchPublisher`."""
+    """Implements `access.event.tasks.BatchPublisher`."""
 
     def __init__(self, broker_url: str, visibility_timeout: int, timeout: float) -> None:
         self._app = make_celery_app(broker_url, visibility_timeout)

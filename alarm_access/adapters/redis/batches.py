@@ -1,4 +1,5 @@
-"""Redis side of batch rounds (a pull split into sub-tasks, `handlers.data_batch`); implements `ports.BatchStore`.
+"""Redis side of batch rounds (a pull split into sub-tasks, `access.data.batch`); implements
+`access.data.ports.BatchStore`.
 
 Keys per group `SGK` and round `T` (the parent's fencing token):
 * `access.batch.{SGK}.{T}.{k}`: payload of batch k, zlib-compressed JSON points, TTL = the round's TTL;

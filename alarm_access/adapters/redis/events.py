@@ -2,7 +2,7 @@
 
 `RedisAnomalySink.push` reads the advisory state (priority hashes, last checkpoints, QoS counters) with one
 pipeline, then WATCHes the dedupe sets of the batch's time buckets, reads which anomaly ids they hold,
-decides with `events.delivery.plan_delivery`, and writes everything in ONE MULTI/EXEC: anomaly lists,
+decides with `access.event.delivery.plan_delivery`, and writes everything in ONE MULTI/EXEC: anomaly lists,
 signal, check results, last checkpoints, priority and QoS updates, strategy snapshots and the dedupe marks.
 A concurrent writer of the same dedupe set aborts the EXEC (WatchError) and the batch is re-decided; so an
 anomaly id is pushed at most once even when a batch is replayed after a crash (Kafka commit after push).
