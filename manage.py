@@ -2,10 +2,26 @@
 """Django's command-line utility for alarm-access (`python manage.py run_access ...`)."""
 
 import os
+import signal
 import sys
+from types import FrameType
+
+
+def exit_on_stop_signals() -> None:
+    """First thing `run_access` does: until its `Supervisor` owns the signals (while Django, the config, the
+    service and its clients start), a SIGTERM exits 0 and a SIGINT 130 at once — nothing has been taken in
+    yet, so there is nothing to drain. Without it SIGTERM in the first seconds killed the process (-15)."""
+
+    def _exit(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0 if signum == signal.SIGTERM else 130)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["run_access"]:
+        exit_on_stop_signals()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alarm_access_project.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line

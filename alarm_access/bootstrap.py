@@ -23,7 +23,7 @@ from alarm_access.adapters.celery.events import CeleryEventPublisher
 from alarm_access.adapters.kafka.consumer import KafkaEventStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
-from alarm_access.adapters.orm.topics import event_topic_routes, load_strategy_documents
+from alarm_access.adapters.orm.topics import TopicRoute, event_topic_routes, load_strategy_documents
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
@@ -46,7 +46,6 @@ class AdapterPorts:
         self._closers: list[Callable[[], None]] = []
         self._source: TimeSeriesSource | None = None
         self._source_by_url: dict[str, TimeSeriesSource] = {}
-        self._event_bootstrap = ""
         self._keys = RedisKeys(config.key_prefix)
         self._source_urls = config.data.source_url_map
 
@@ -113,9 +112,7 @@ class AdapterPorts:
 
         The caller (the event service) owns and closes them: closing commits what it delivered."""
         event = self._config.event
-        routes = event_topic_routes(event.active_data_ids, self._config.kafka_bootstrap, event.topics)
-        self._event_bootstrap = routes[0].bootstrap
-        group = f"{event.group_prefix}.access.event.{event.cluster}"
+        group = f"{self._config.kafka_group_prefix}.access.event.{event.cluster}"
         options: dict[str, Any] = {
             "client.id": f"{group}-{socket.gethostname()}",
             "session.timeout.ms": event.session_timeout_ms,
@@ -123,7 +120,7 @@ class AdapterPorts:
             "auto.offset.reset": event.offset_reset,
         }
         by_cluster: dict[str, dict[str, int]] = {}
-        for route in routes:
+        for route in self._event_routes:
             by_cluster.setdefault(route.bootstrap, {})[route.topic] = route.data_id
         return [
             KafkaEventStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
@@ -131,6 +128,12 @@ class AdapterPorts:
                              commit_every_seconds=event.commit_every_seconds, join_timeout=event.join_timeout)
             for bootstrap, topics in by_cluster.items()
         ]
+
+    @cached_property
+    def _event_routes(self) -> list[TopicRoute]:
+        """Topic, data id and cluster of every active event data id, resolved once (`ConfigError` if none)."""
+        event = self._config.event
+        return event_topic_routes(event.active_data_ids, self._config.kafka_bootstrap, event.topics)
 
     @cached_property
     def _event_publisher(self) -> CeleryEventPublisher:
@@ -146,9 +149,8 @@ class AdapterPorts:
 
     @cached_property
     def _dead_letters(self) -> KafkaDeadLetters:
-        # a Celery worker consumes no stream: it dead-letters to the cluster of the first event topic
-        bootstrap = self._config.kafka_bootstrap or self._event_bootstrap or event_topic_routes(
-            self._config.event.active_data_ids, "", self._config.event.topics)[0].bootstrap
+        # the consumer and a Celery worker (which consumes no stream) agree: the cluster of the first event topic
+        bootstrap = self._config.kafka_bootstrap or self._event_routes[0].bootstrap
         producer = KafkaDeadLetters(bootstrap, self._config.event.dlq_topic, self._config.network_timeout)
         self._closers.append(producer.close)
         return producer

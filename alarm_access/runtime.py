@@ -168,18 +168,6 @@ class LoopService:
         return False
 
 
-def exit_on_stop_signals() -> None:
-    """Until a `Supervisor` owns the signals (start-up: config, building the service and its clients), a
-    SIGTERM exits 0 and a SIGINT 130 at once: nothing has been taken in yet, so there is nothing to drain.
-    Without it SIGTERM in the first seconds killed the process (-15) and SIGINT printed a traceback."""
-
-    def _exit(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(0 if signum == signal.SIGTERM else 130)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit)
-
-
 class Supervisor:
     """Owns SIGTERM/SIGINT for one service: stop intake, wait up to `drain_timeout`, report the exit code."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alarm_access.kernel.errors import ConfigError
+from alarm_access.kernel.sections import parse_section
 
 
 class AccessType(enum.StrEnum):
@@ -33,6 +34,9 @@ class HandlerType(enum.StrEnum):
 DEFAULT_KEY_PREFIX = "bkmonitorv3.ee"
 #: The original's "host disabled" operating states (spec data-access §3.2).
 DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
+#: environment-variable prefixes of the settings sections (`alarm_access_project.settings` collects them)
+DATA_PREFIX = "ALARM_ACCESS_DATA_"
+EVENT_PREFIX = "ALARM_ACCESS_EVENT_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +73,22 @@ class DataSettings:
     #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
     source_urls: tuple[str, ...] = ()
 
-    def parse_sources(self) -> None:
-        """Check `qos_sources` and `source_urls` once, at start (`ConfigError` naming a malformed entry)."""
+    def __post_init__(self) -> None:
+        """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""
         _ = self.qos_source_labels, self.source_url_map
+        if self.lock_ttl <= 0 or self.batch_size <= 0 or self.token_budget <= 0:
+            raise ConfigError(f"{DATA_PREFIX}LOCK_TTL, {DATA_PREFIX}BATCH_SIZE and {DATA_PREFIX}TOKEN_BUDGET "
+                              "must be > 0")
 
     @property
     def qos_source_labels(self) -> frozenset[tuple[str, str]]:
         """`qos_sources` as `(data_source_label, data_type_label)` pairs."""
-        return frozenset(_source(entry, "ALARM_ACCESS_DATA_QOS_SOURCES") for entry in self.qos_sources)
+        return frozenset(_source(entry, f"{DATA_PREFIX}QOS_SOURCES") for entry in self.qos_sources)
 
     @property
     def source_url_map(self) -> dict[tuple[str, str], str]:
         """`source_urls` as `(data_source_label, data_type_label) -> query API URL`."""
-        setting = "ALARM_ACCESS_DATA_SOURCE_URLS"
+        setting = f"{DATA_PREFIX}SOURCE_URLS"
         urls: dict[tuple[str, str], str] = {}
         for entry in self.source_urls:
             source, sep, url = entry.partition("=")
@@ -89,24 +96,6 @@ class DataSettings:
                 raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label=http(s)://...")
             urls[_source(source, setting)] = url.strip()
         return urls
-
-    @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> DataSettings:
-        """Validate `ALARM_ACCESS["DATA"]` (strings; unknown names are refused)."""
-        prefix = "ALARM_ACCESS_DATA_"
-        unknown = sorted(set(raw) - {f.upper() for f in cls.__dataclass_fields__})
-        if unknown:
-            raise ConfigError(f"unknown data setting(s) {prefix}{(', ' + prefix).join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, spec in cls.__dataclass_fields__.items():
-            text = raw.get(name.upper())
-            if text is not None and str(text).strip() != "":
-                values[name] = _event_value(name, str(text).strip(), spec.type, prefix)
-        settings = cls(**values)
-        settings.parse_sources()
-        if settings.lock_ttl <= 0 or settings.batch_size <= 0 or settings.token_budget <= 0:
-            raise ConfigError(f"{prefix}LOCK_TTL, {prefix}BATCH_SIZE and {prefix}TOKEN_BUDGET must be > 0")
-        return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +111,6 @@ class EventSettings:
     data_ids: tuple[int, ...] = (1000, 1100000, 1100008)
     disabled_data_ids: tuple[int, ...] = ()
     cluster: str = "default"
-    group_prefix: str = "alarm-access"
     batch_size: int = 1000
     poll_timeout: float = 0.5
     commit_every_messages: int = 5000
@@ -144,59 +132,15 @@ class EventSettings:
     enable_agent: bool = True
     disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
 
-    @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> EventSettings:
-        """Validate string settings (unknown names are refused, so a typo cannot pass silently)."""
-        known = {f.upper() for f in cls.__dataclass_fields__} | {"DISABLE_DATA_IDS"}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ConfigError(f"unknown event setting(s) ALARM_ACCESS_EVENT_{', ALARM_ACCESS_EVENT_'.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, spec in cls.__dataclass_fields__.items():
-            text = raw.get(name.upper())
-            if text is None or str(text).strip() == "":
-                continue
-            values[name] = _event_value(name, str(text).strip(), spec.type)
-        if str(raw.get("DISABLE_DATA_IDS") or "").strip():
-            values["disabled_data_ids"] = _event_value("disabled_data_ids", str(raw["DISABLE_DATA_IDS"]),
-                                                       "tuple[int, ...]")
-        settings = cls(**values)
-        if settings.offset_reset not in ("earliest", "latest"):
-            raise ConfigError("ALARM_ACCESS_EVENT_OFFSET_RESET must be earliest or latest, "
-                              f"got {settings.offset_reset!r}")
-        if not 0 < settings.max_invalid_ratio <= 1:
-            raise ConfigError("ALARM_ACCESS_EVENT_MAX_INVALID_RATIO must be in (0, 1]")
-        return settings
+    def __post_init__(self) -> None:
+        if self.offset_reset not in ("earliest", "latest"):
+            raise ConfigError(f"{EVENT_PREFIX}OFFSET_RESET must be earliest or latest, got {self.offset_reset!r}")
+        if not 0 < self.max_invalid_ratio <= 1:
+            raise ConfigError(f"{EVENT_PREFIX}MAX_INVALID_RATIO must be in (0, 1]")
 
     @property
     def active_data_ids(self) -> tuple[int, ...]:
         return tuple(i for i in self.data_ids if i not in self.disabled_data_ids)
-
-
-def _event_value(name: str, text: str, kind: Any, prefix: str = "ALARM_ACCESS_EVENT_") -> Any:
-    setting = f"{prefix}{name.upper()}"
-    try:
-        if kind == "bool":
-            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("1", "true", "yes")
-        if kind == "int":
-            number = int(text)
-            if number < 0:
-                raise ValueError(text)
-            return number
-        if kind == "float":
-            return _number(text, setting, minimum=0.0)
-        if kind == "tuple[int, ...]":
-            return tuple(int(part) for part in text.split(",") if part.strip())
-        if kind == "tuple[str, ...]":
-            return tuple(part.strip() for part in text.split(",") if part.strip())
-        if kind == "tuple[tuple[int, str], ...]":
-            pairs = [part.split(":", 1) for part in text.split(",") if part.strip()]
-            return tuple((int(data_id), topic.strip()) for data_id, topic in pairs)
-    except ValueError:
-        raise ConfigError(f"{setting}: invalid value {text!r}") from None
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +157,8 @@ class AccessConfig:
     redis_url: str = ""
     key_prefix: str = DEFAULT_KEY_PREFIX
     kafka_bootstrap: str = ""
+    #: consumer groups are `{kafka_group_prefix}.access.<type>.<cluster>` (KAFKA_GROUP_PREFIX)
+    kafka_group_prefix: str = "alarm-access"
     celery_broker_url: str = ""
     tsdb_url: str = ""
     network_timeout: float = 5.0
@@ -243,13 +189,15 @@ class AccessConfig:
             redis_url=_redis_url(str(raw.get("REDIS_URL", ""))),
             key_prefix=_non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX"),
             kafka_bootstrap=str(raw.get("KAFKA_BOOTSTRAP", "")),
+            kafka_group_prefix=_non_empty(raw.get("KAFKA_GROUP_PREFIX", "alarm-access"), "KAFKA_GROUP_PREFIX"),
             celery_broker_url=str(raw.get("CELERY_BROKER_URL", "")),
             tsdb_url=str(raw.get("TSDB_URL", "")),
             network_timeout=_number(raw.get("NETWORK_TIMEOUT", 5), "ALARM_ACCESS_NETWORK_TIMEOUT", 0.1),
             drain_timeout=_number(raw.get("DRAIN_TIMEOUT", 20), "ALARM_ACCESS_DRAIN_TIMEOUT", 0.0),
             var_dir=Path(str(raw.get("VAR_DIR", "var"))),
-            data=DataSettings.from_raw(raw.get("DATA", {})),
-            event=EventSettings.from_raw({"GROUP_PREFIX": raw.get("KAFKA_GROUP_PREFIX"), **raw.get("EVENT", {})}),
+            data=parse_section(DataSettings, raw.get("DATA", {}), DATA_PREFIX),
+            event=parse_section(EventSettings, raw.get("EVENT", {}), EVENT_PREFIX,
+                                aliases={"DISABLE_DATA_IDS": "disabled_data_ids"}),
         )
 
 

@@ -43,6 +43,7 @@ def test_help_documents_every_argument() -> None:
         (("--access-type", "data", "-H", "celery"), "-H celery needs CELERY_BROKER_URL"),
         (("--access-type", "data", "--hash-ring", "1"), "--hash-ring 1 is not available"),
         (("--access-type", "data", "--surprise"), "unrecognized arguments"),
+        (("--access-type", "data", "--session-ttl", "60"), "unrecognized arguments"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], mentions: str) -> None:
@@ -64,6 +65,9 @@ def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], mentions: str
         ({"ALARM_ACCESS_DATA_SOURCE_URLS": "bk_monitor=http://x"}, "ALARM_ACCESS_DATA_SOURCE_URLS"),
         ({"ALARM_ACCESS_DATA_SOURCE_URLS": "bk_monitor:time_series=ftp://x"}, "ALARM_ACCESS_DATA_SOURCE_URLS"),
         ({"ALARM_ACCESS_DATA_QOS_SOURCES": "bk_monitor"}, "ALARM_ACCESS_DATA_QOS_SOURCES"),
+        ({"ALARM_ACCESS_DATA_TIME_DELAY": "soon"}, "ALARM_ACCESS_DATA_TIME_DELAY: invalid value"),
+        ({"ALARM_ACCESS_EVENT_BATCH_SIZ": "5"}, "unknown setting(s) ALARM_ACCESS_EVENT_BATCH_SIZ"),
+        ({"KAFKA_GROUP_PREFIX": ""}, "KAFKA_GROUP_PREFIX must not be empty"),
     ],
 )
 def test_bad_environment_exits_2_with_one_line(overrides: dict[str, str], mentions: str) -> None:
@@ -83,6 +87,28 @@ def test_metrics_port_in_use_exits_2_with_one_line() -> None:
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--metrics-port" in lines[0], done.stderr
+
+
+def test_help_loads_no_client_library() -> None:
+    """`--help` answers without importing the adapters (Kafka, Celery, Redis clients): they load on use."""
+    probe = ("import sys; sys.argv = ['manage.py', 'run_access', '--help']; import runpy\n"
+             "try: runpy.run_path('manage.py', run_name='__main__')\n"
+             "except SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('confluent_kafka', 'celery', 'redis')"
+             " or m.startswith('alarm_access.adapters')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, text=True, capture_output=True, timeout=60,
+                          check=False)
+    assert "--access-type" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+def test_sigterm_during_start_up_exits_zero(env: AccessEnv, delay: float) -> None:
+    """Whether the signal lands while Django imports, while the service is built or once it runs: exit 0."""
+    process = env.spawn("run_access", "--access-type", "data", "--min-interval", "0.5")
+    time.sleep(delay)
+    assert stop(process, signal.SIGTERM, timeout=15) == 0, env.log()
+    assert "Traceback" not in env.log()
 
 
 @pytest.mark.integration

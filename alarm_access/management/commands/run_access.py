@@ -16,12 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alarm_access.bootstrap import build_service
-from alarm_access.health import HealthServer
 from alarm_access.kernel.config import AccessConfig, AccessType, HandlerType
 from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin
-from alarm_access.runtime import Supervisor, exit_on_stop_signals
+from alarm_access.runtime import Supervisor
 
 logger = logging.getLogger("alarm_access.run_access")
 
@@ -49,11 +47,12 @@ class Command(OneLineErrorsMixin, BaseCommand):
         parser.add_argument("--metrics-port", type=int,
                             help="serve /metrics, /healthz and /readyz on this port (0: off; default from "
                                  "ALARM_ACCESS_METRICS_PORT)")
-        parser.add_argument("--session-ttl", type=int, default=60,
-                            help="hash-ring membership lease in seconds (default 60)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        exit_on_stop_signals()
+        # imported here, not at the top: `--help` and argument errors answer without loading every client library
+        from alarm_access.bootstrap import build_service
+        from alarm_access.health import HealthServer
+
         try:
             config = AccessConfig.build(settings.ALARM_ACCESS, options)
             service = build_service(config)
