@@ -3,7 +3,8 @@
 The consumer publishes each consumed batch as one task on `celery_service_access_event`; workers push the
 anomalies. Checked: every event kind arrives as with `-H process` (Redis broker); a worker killed with
 SIGKILL in the middle of a task loses and doubles nothing (RabbitMQ, private vhost: the unacknowledged task
-is redelivered to another worker); offsets are not committed while the broker does not accept the tasks.
+is redelivered to another worker); offsets are not committed while the broker does not accept the tasks; a
+delivery the trigger queue refuses is retried by the worker (Celery `retry`) until it lands, exactly once.
 """
 
 from __future__ import annotations
@@ -130,3 +131,30 @@ def test_offsets_are_not_committed_while_the_broker_refuses_tasks(world: EventWo
         assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
         worker.stop()
     assert world.redis.llen(key) == total
+
+
+def test_a_refused_delivery_is_retried_by_the_worker_until_it_lands_once(world: EventWorld,
+                                                                         private_redis: RedisServer,
+                                                                         tmp_path: Path) -> None:
+    total = 50
+    key = world.key("detect.anomaly.list.23.23")
+    filler = [b"filler"] * 11
+    world.redis.rpush(key, *filler)  # the trigger queue is over its limit: every push is refused (Backpressure)
+    produce(world.bootstrap, world.topics["base"], (disk_full(i, time.time() - 5) for i in range(total)))
+    env = world.env.env
+    env.update(CELERY_BROKER_URL=private_redis.url, ALARM_ACCESS_EVENT_QUEUE_MAX_LEN="10")
+    worker = start_worker(env, tmp_path, "w1", private_redis.url, queues=EVENT_QUEUE)
+    consumer = world.env.spawn("run_access", "-H", "celery", "--access-type", "event")
+    try:
+        world.wait(lambda: worker.log().count("event batch not delivered, retrying") >= 2, what="two refusals")
+        assert world.redis.llen(key) == len(filler), "a refused delivery wrote to the queue"
+        world.redis.delete(key)  # detect drained the queue: the next retry is accepted
+        world.wait(lambda: world.redis.llen(key) >= total, what="every anomaly after the retry")
+        world.wait_stable(lambda: world.redis.llen(key))
+    finally:
+        assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
+        worker.stop()
+    ids = Counter(json.loads(line)["anomaly"]["2"]["anomaly_id"] for line in world.redis.lrange(key, 0, -1))
+    assert len(ids) == total and max(ids.values()) == 1
+    assert re.search(rf"Task {re.escape(TASK)}\[[^\]]+\] retry: Retry in \d+s", worker.log()), worker.log()[-3000:]
+    assert task_ids(worker, "succeeded")
