@@ -79,6 +79,14 @@ def test_bad_environment_exits_2_with_one_line(overrides: dict[str, str], mentio
     assert "Traceback" not in done.stderr
 
 
+def test_unreachable_database_at_start_exits_1_with_one_line() -> None:
+    done = run_access("--access-type", "event", "--once", DATABASE_URL="postgres://postgres@127.0.0.1:1/postgres",
+                      KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", ALARM_ACCESS_EVENT_TOPICS="1000:events")
+    assert done.returncode == 1, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "event topic lookup failed" in lines[0], done.stderr
+
+
 def test_metrics_port_in_use_exits_2_with_one_line() -> None:
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))

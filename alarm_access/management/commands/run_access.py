@@ -58,6 +58,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
             service = build_service(config)
         except ConfigError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from None
+        except SourceUnavailable as exc:  # e.g. the database holding the topics cannot be reached
+            raise CommandError(one_line(str(exc)), returncode=1) from None
         health = None
         if config.metrics_port:
             try:  # the port is bound here: in use or not allowed is a start-up error, not a traceback
@@ -71,9 +73,14 @@ class Command(OneLineErrorsMixin, BaseCommand):
         try:
             code = Supervisor(service, config.drain_timeout).run()
         except SourceUnavailable as exc:
-            raise CommandError(str(exc), returncode=1) from None
+            raise CommandError(one_line(str(exc)), returncode=1) from None
         finally:
             if health is not None:
                 health.stop()
         if code:
             raise SystemExit(code)
+
+
+def one_line(text: str) -> str:
+    """A driver's multi-line error message ("...refused\\n\\tIs the server running...") as one stderr line."""
+    return " ".join(text.split())
