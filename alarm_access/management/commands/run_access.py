@@ -43,7 +43,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
         parser.add_argument("--max-cycles", type=int, help="exit 0 after this many cycles")
         parser.add_argument("--max-uptime", type=int, help="exit 0 after running this many seconds")
         parser.add_argument("--min-interval", type=float, default=1.0,
-                            help="minimum seconds between the starts of two cycles (default 1)")
+                            help="data: minimum seconds between the starts of two scheduler cycles (default 1); "
+                                 "event: not used (the consumer polls without pause)")
         parser.add_argument("--metrics-port", type=int,
                             help="serve /metrics, /healthz and /readyz on this port (0: off; default from "
                                  "ALARM_ACCESS_METRICS_PORT)")
