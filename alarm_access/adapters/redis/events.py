@@ -123,7 +123,8 @@ class RedisAnomalySink:
             pair: {f: int(v) for f, v in zip(fields[pair], next(replies), strict=True) if v is not None}
             for pair in pairs
         }
-        qos_on = self.qos_enabled or bool(next(replies))
+        qos_controlled = bool(next(replies))  # read even when QoS is on by setting: the replies are in order
+        qos_on = self.qos_enabled or qos_controlled
         counts = {i: int(v) for i, v in zip(identities, next(replies), strict=True) if v is not None}
         return DeliveryState(priority=priority, checkpoints=checkpoints, qos_counts=counts if qos_on else None)
 
