@@ -1,131 +1,169 @@
-"""Every Prometheus metric of alarm-access, declared once, on one registry.
+"""Every Prometheus metric of alarm-access, declared once, on one registry (the table: docs/metrics.md).
 
-Names of metrics the original emitted are kept (spec data-access §6) so existing dashboards keep working;
-new ones are prefixed `bkmonitor_access_`. Label values are bounded: access type, reason, source label,
-status — never a strategy id or record id, so the series count stays small.
+Operator conventions: one prefix `alarm_access_`, base units (`_seconds`, `_bytes`), counters exposed as
+`..._total` (prometheus_client appends `_total` to a Counter's name), time histograms ending in `_seconds`.
+Label values are bounded: access type, status, reason, source label, exception class, queue — never a
+strategy id or record id, and never a label that always holds the same value (the original's
+`strategy_group_key="__total__"` / `strategy_id="__total__"` / `data_id="__total__"` are gone). docs/metrics.md
+maps each metric to the BlueKing Monitor metric it replaces.
+
+The process, platform and GC collectors are registered too (`process_cpu_seconds_total`,
+`process_resident_memory_bytes`, `python_info`, `python_gc_*`). In a prefork Celery worker the metrics are
+kept in prometheus_client's multiprocess files instead and served by the worker's main process (`tasks`);
+every Gauge therefore names its `multiprocess_mode`.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
+
+def add_runtime_collectors(registry: CollectorRegistry) -> None:
+    """Register the process (`process_*`), platform (`python_info`) and GC (`python_gc_*`) collectors."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+
+
+add_runtime_collectors(REGISTRY)
+
 # --- process-wide ---------------------------------------------------------------------------------------
 CYCLES = Counter(
-    "bkmonitor_access_cycles", "Service cycles run, by outcome.",
+    "alarm_access_cycles", "Service cycles run, by outcome.",
     ["access_type", "status"], registry=REGISTRY,
 )
-UP = Gauge("bkmonitor_access_up", "1 while the access service is running.", ["access_type"], registry=REGISTRY)
+UP = Gauge(
+    "alarm_access_up", "1 while the access service is running.",
+    ["access_type"], multiprocess_mode="livemax", registry=REGISTRY,
+)
 READY = Gauge(
-    "bkmonitor_access_ready", "1 when the last cycle succeeded and dependencies answered.",
-    ["access_type"], registry=REGISTRY,
+    "alarm_access_ready", "1 when the last cycle succeeded and dependencies answered.",
+    ["access_type"], multiprocess_mode="livemin", registry=REGISTRY,
 )
 RECORDS_DROPPED = Counter(
-    "bkmonitor_access_records_dropped", "Points/records/messages dropped, by reason.",
+    "alarm_access_records_dropped", "Points/records/messages dropped, by reason.",
     ["access_type", "reason"], registry=REGISTRY,
 )
 BACKPRESSURE = Counter(
-    "bkmonitor_access_backpressure", "Pushes refused because a destination queue was full.",
+    "alarm_access_backpressure", "Pushes refused because a destination queue was full.",
+    ["access_type"], registry=REGISTRY,
+)
+PUSH_COUNT = Counter(
+    "alarm_access_records_pushed", "Records pushed downstream (detect queues, anomaly lists), by access type.",
     ["access_type"], registry=REGISTRY,
 )
 
-# --- data access (names of the original kept where they exist) ---------------------------------------------
+# --- data access ---------------------------------------------------------------------------------------------
 DATA_PROCESS_TIME = Histogram(
-    "bkmonitor_access_data_process_time", "Time of one group pull (query, pipeline, push).",
-    ["strategy_group_key"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+    "alarm_access_data_pull_duration_seconds", "Time of one group pull (query, pipeline, push).",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
 DATA_PROCESS_COUNT = Counter(
-    "bkmonitor_access_data_process_count", "Group pulls, by status and exception class.",
-    ["strategy_group_key", "status", "exception"], registry=REGISTRY,
+    "alarm_access_data_pulls", "Group pulls (a split pull once, when its round is finalised), by status and "
+    "exception class.",
+    ["status", "exception"], registry=REGISTRY,
 )
 DATA_PULL_COUNT = Counter(
-    "bkmonitor_access_data_process_pull_data_count", "Records created from pulled points.",
-    ["strategy_group_key"], registry=REGISTRY,
-)
-PUSH_COUNT = Counter(
-    "bkmonitor_access_process_push_data_count", "Records pushed downstream, by queue type (data|nodata).",
-    ["strategy_id", "type"], registry=REGISTRY,
+    "alarm_access_data_records_pulled", "Records created from pulled points.", registry=REGISTRY,
 )
 SOURCE_QUERY_TIME = Histogram(
-    "bkmonitor_datasource_query_time", "Time-series source query time.",
-    ["data_source_label", "data_type_label", "api"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+    "alarm_access_source_query_duration_seconds", "Time-series source query (query_range) time.",
+    ["data_source_label", "data_type_label"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
 SOURCE_ERRORS = Counter(
-    "bkmonitor_access_source_errors", "Failed source queries (never counted as 'no data').",
+    "alarm_access_source_errors", "Failed source queries (never counted as 'no data').",
     ["data_source_label", "data_type_label"], registry=REGISTRY,
 )
 ITERATIONS_MISSED = Counter(
-    "bkmonitor_access_iterations_missed", "Group slots that were skipped or ran late, by reason.",
+    "alarm_access_data_iterations_missed", "Group slots that were skipped or ran late, by reason.",
     ["reason"], registry=REGISTRY,
 )
 SLOT_LATENESS = Histogram(
-    "bkmonitor_access_slot_lateness_seconds", "Delay between a group's slot start and its pull start.",
+    "alarm_access_data_slot_lateness_seconds", "Delay between a group's slot start and its pull start.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
-GROUPS = Gauge("bkmonitor_access_strategy_groups", "Strategy groups this process schedules.", registry=REGISTRY)
+GROUPS = Gauge(
+    "alarm_access_data_strategy_groups", "Strategy groups this process schedules.",
+    multiprocess_mode="livesum", registry=REGISTRY,
+)
 
-# --- event access (names of the original kept where they exist, spec event-alert-incident §5) ----------------
+# --- event access --------------------------------------------------------------------------------------------
 EVENT_MESSAGES = Counter(
-    "bkmonitor_access_event_messages", "Kafka event messages, by outcome (parsed|ignored|invalid).",
+    "alarm_access_event_messages", "Kafka event messages, by outcome (parsed|ignored|invalid).",
     ["status"], registry=REGISTRY,
 )
 EVENT_PULL_COUNT = Counter(
-    "bkmonitor_access_event_process_pull_data_count", "Flat event records parsed from messages.",
+    "alarm_access_event_records_parsed", "Flat event records parsed from messages, by data id.",
     ["data_id"], registry=REGISTRY,
 )
 EVENT_PROCESS_TIME = Histogram(
-    "bkmonitor_access_event_process_time", "Time to process and push one consumed batch.",
-    ["data_id"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+    "alarm_access_event_batch_duration_seconds", "Time to process and push one consumed batch.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
-EVENT_PROCESS_COUNT = Counter(
-    "bkmonitor_access_event_process_count", "Consumed batches, by status and exception class.",
-    ["data_id", "status", "exception"], registry=REGISTRY,
+EVENT_BATCHES = Counter(
+    "alarm_access_event_batches", "Consumed event batches, by status and exception class.",
+    ["status", "exception"], registry=REGISTRY,
 )
 EVENT_DEAD_LETTERS = Counter(
-    "bkmonitor_access_event_dead_letters", "Invalid event messages written to the dead-letter topic, by reason.",
+    "alarm_access_event_dead_letters", "Invalid event messages written to the dead-letter topic, by reason.",
     ["reason"], registry=REGISTRY,
 )
 EVENT_LATENCY = Histogram(
-    "bkmonitor_access_event_latency_seconds", "Event time to anomaly pushed.",
+    "alarm_access_event_latency_seconds", "Event time to anomaly pushed.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
 
+
 # --- data access at scale: dispatch and protections (issue #4) ----------------------------------------------
 DATA_PULLS_SKIPPED = Counter(
-    "bkmonitor_access_data_pulls_skipped",
-    "Pull jobs not run or not delivered, by reason (stale_slot, stale_epoch, unknown_group, locked, fenced).",
+    "alarm_access_data_pulls_skipped",
+    "Pull jobs not run or not delivered, by reason (stale_slot, stale_epoch, unknown_group, locked, fenced, "
+    "bad_payload).",
     ["reason"], registry=REGISTRY,
 )
 TOKEN_FORBIDDEN = Counter(
-    "bkmonitor_access_token_forbidden_count", "Pulls refused because the group's query-time bucket was empty.",
+    "alarm_access_data_token_forbidden", "Pulls refused because the group's query-time bucket was empty.",
     registry=REGISTRY,
 )
 CIRCUIT_BROKEN = Counter(
-    "bkmonitor_access_circuit_breaking", "Groups (stage=group) or items (stage=item) cut by a circuit-breaking rule.",
+    "alarm_access_data_circuit_broken",
+    "Groups (stage=group) or items (stage=item) cut by a circuit-breaking rule.",
     ["stage", "data_source_label", "data_type_label"], registry=REGISTRY,
 )
 SOURCE_LIMITED = Counter(
-    "bkmonitor_access_source_limited", "Pulls refused because every concurrent slot of their source was taken.",
+    "alarm_access_source_limited", "Pulls refused because every concurrent slot of their source was taken.",
     ["data_source_label", "data_type_label"], registry=REGISTRY,
 )
 TASKS_PUBLISHED = Counter(
-    "bkmonitor_access_celery_published", "Celery tasks published by the scheduler, by queue and status.",
+    "alarm_access_celery_tasks_published", "Celery tasks published by the scheduler, by queue and status.",
     ["queue", "status"], registry=REGISTRY,
 )
 BATCH_SUBTASKS = Counter(
-    "bkmonitor_access_data_batch_subtasks", "Batch sub-tasks of split pulls, by status (published, done, missing).",
+    "alarm_access_data_batch_subtasks",
+    "Batch sub-tasks of split pulls, by status (published, done, duplicate, abandoned, failed, expired, missing, "
+    "bad_payload).",
     ["status"], registry=REGISTRY,
 )
 PROCESS_OVERFLOW = Counter(
-    "bkmonitor_process_overflow", "Points of pulls larger than the batch threshold.", ["module"], registry=REGISTRY,
+    "alarm_access_data_overflow_points", "Points of pulls larger than the batch threshold (split into batches).",
+    registry=REGISTRY,
 )
 DETECT_PROCESS_TIME = Histogram(
-    "bkmonitor_detect_process_time", "Time of inline static-threshold detection of one group.",
-    ["strategy_id"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+    "alarm_access_inline_detect_duration_seconds", "Time of inline static-threshold detection of one group.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
 INLINE_ANOMALIES = Counter(
-    "bkmonitor_access_inline_anomalies", "Anomalies written by inline static-threshold detection.", registry=REGISTRY,
+    "alarm_access_inline_anomalies", "Anomalies written by inline static-threshold detection.", registry=REGISTRY,
 )

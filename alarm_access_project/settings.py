@@ -66,15 +66,21 @@ STATIC_URL = "static/"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}")
+try:  # logfmt (default) or json: one line per record either way (alarm_access.logs)
+    from alarm_access.logs import log_format
+
+    LOG_FORMAT = log_format(os.environ.get("ALARM_ACCESS_LOG_FORMAT"))
+except ValueError as _error:  # manage.py turns this into one line and exit 2
+    raise ImproperlyConfigured(str(_error)) from None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"structured": {"()": "alarm_access.logs.KeyValueFormatter"}},
+    "formatters": {"structured": {"()": "alarm_access.logs.formatter", "kind": LOG_FORMAT}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
-# Raw access settings; `alarm_access.kernel.config.AccessConfig.from_settings` validates and freezes them.
+# Raw access settings; `alarm_access.kernel.config.AccessConfig.build` validates and freezes them.
 ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),

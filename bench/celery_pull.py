@@ -39,7 +39,7 @@ from tests.services.victoria import VictoriaMetrics, start_victoria
 
 INTERVAL = 60
 BUCKETS = 5
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z .*")
+_STAMP = re.compile(r"^ts=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z .*")
 
 
 def strategy(n: int) -> dict[str, object]:

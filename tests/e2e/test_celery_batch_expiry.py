@@ -49,7 +49,7 @@ def test_an_expired_payload_fails_the_round_and_the_next_pull_delivers_the_rest_
         wait_for(lambda: "reason=payload_expired" in batcher.log(), 60, "the expired payload was not reported",
                  workers)
         wait_for(lambda: batcher.log().count("succeeded in") >= 5, 60, "not every sub-task ran", workers)
-        assert "ERROR alarm_access.access.data batch sub-task failed, round failed" in batcher.log()
+        assert 'level=ERROR logger=alarm_access.access.data msg="batch sub-task failed, round failed' in batcher.log()
         assert "batch round finalised" not in batcher.log()
         assert not list(client.scan_iter(f"{env.prefix}.checkpoint.*")), "a failed round must not move it"
         assert not list(client.scan_iter(f"{env.prefix}.access.run.*")), "nor write the run heartbeat"
@@ -60,7 +60,7 @@ def test_an_expired_payload_fails_the_round_and_the_next_pull_delivers_the_rest_
         # the next pull reports the unfinished round and pulls its window again: dedupe drops batch 1
         env.manage("run_access", "-H", "celery", "--access-type", "data", "--once")
         wait_for(lambda: "batch round finalised" in batcher.log(), 120, "the second round did not finish", workers)
-        assert "ERROR alarm_access.access.data batch round did not finish" in parent.log()
+        assert 'level=ERROR logger=alarm_access.access.data msg="batch round did not finish' in parent.log()
         time.sleep(0.5)
         assert_exactly_once(client, env, buckets)
     finally:

@@ -3,7 +3,7 @@
 Two groups read the slow source (a proxy that sleeps before forwarding to VictoriaMetrics), three groups the
 fast one. With a concurrency limit of one pull per source, at most one worker waits on the slow source:
 the fast groups are delivered in seconds while the slow query is still sleeping, and the refused slow pull
-is counted by `bkmonitor_access_source_limited` on the worker that refused it.
+is counted by `alarm_access_source_limited_total` on the worker that refused it.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_slow_source_does_not_delay_other_sources(
         # a group's first slot starts at most one interval before the scheduler's first tick
         lateness_bound = delivered - started + INTERVAL
         assert lateness_bound < SLOW_SECONDS - 5, f"fast groups were {lateness_bound:.1f}s late"
-        limited = sum(worker.metric("bkmonitor_access_source_limited_total") for worker in workers)
+        limited = sum(worker.metric("alarm_access_source_limited_total") for worker in workers)
         assert limited >= 1, [w.log()[-3000:] for w in workers]
         assert any("source concurrency limit reached" in w.log() and "source=custom:time_series" in w.log()
                    for w in workers)

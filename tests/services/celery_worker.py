@@ -1,8 +1,8 @@
 """Real `celery worker` processes of alarm-access for tests, each with its own log and metrics port.
 
 `start_worker(env, directory, name, queues, broker_url)` starts `celery -A alarm_access worker --pool=solo`
-with the test's environment (database, key prefix, TSDB) and waits for its "ready" line; `kill_9` and
-`stop` end it by PID.
+(or the `pool_args` given) with the test's environment (database, key prefix, TSDB) and waits for its
+"ready" line; `kill_9` and `stop` end it by PID.
 """
 
 from __future__ import annotations
@@ -55,11 +55,13 @@ class Worker:
 
 
 def start_worker(env: Mapping[str, str], directory: Path, name: str, broker_url: str, *,
-                 queues: tuple[str, ...] = ALL_QUEUES, timeout: float = 60) -> Worker:
+                 queues: tuple[str, ...] = ALL_QUEUES, timeout: float = 60,
+                 pool_args: tuple[str, ...] = ("--pool=solo",)) -> Worker:
+    """`pool_args` replace `--pool=solo`, e.g. `("--pool=prefork", "--concurrency=2")`."""
     log_path = directory / f"worker-{name}.log"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "alarm_access", "worker", "--pool=solo", "-n", f"{name}@%h",
+        [sys.executable, "-m", "celery", "-A", "alarm_access", "worker", *pool_args, "-n", f"{name}@%h",
          "-Q", ",".join(queues), "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=ROOT, env={**env, "CELERY_BROKER_URL": broker_url, "ALARM_ACCESS_WORKER_METRICS_PORT": str(port)},
         text=True, stdout=log_path.open("w"), stderr=subprocess.STDOUT,

@@ -125,13 +125,13 @@ class BatchRunner:
     def _finalise(self, job: BatchJob) -> None:
         outcome, checkpoint = self._store.finalise(job.group_key, job.token)
         if outcome == "finalised":
-            metrics.DATA_PROCESS_COUNT.labels("__total__", "success", "").inc()
+            metrics.DATA_PROCESS_COUNT.labels("success", "").inc()
             logger.info("batch round finalised", extra=ctx(sgk=job.group_key, round=job.token, batches=job.total,
                                                            checkpoint=checkpoint))
 
     def _fail(self, job: BatchJob, reason: str, detail: str) -> bool:
         metrics.BATCH_SUBTASKS.labels("failed").inc()
-        metrics.DATA_PROCESS_COUNT.labels("__total__", "failed", reason).inc()
+        metrics.DATA_PROCESS_COUNT.labels("failed", reason).inc()
         logger.error("batch sub-task failed, round failed: checkpoint not moved, window pulled again: %s", detail,
                      extra=ctx(sgk=job.group_key, round=job.token, batch=job.index, reason=reason))
         try:

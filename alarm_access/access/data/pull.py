@@ -124,7 +124,7 @@ def pull_group(
         metrics.SOURCE_ERRORS.labels(*qc.source).inc()
         raise
     finally:
-        metrics.SOURCE_QUERY_TIME.labels(*qc.source, "query_range").observe(time.perf_counter() - started)
+        metrics.SOURCE_QUERY_TIME.labels(*qc.source).observe(time.perf_counter() - started)
     if extras.split is not None and extras.fence is not None:
         report = extras.split(group, points, window=window, checkpoint=checkpoint, now=now, fence=extras.fence,
                               inline=extras.thresholds is not None)
@@ -173,7 +173,7 @@ def deliver_points(
         detect_started = time.perf_counter()
         anomalies = detect_records(group, result.data, extras.thresholds, now=time.time(),
                                    snapshot_key=extras.snapshot_key, documents=extras.documents)
-        metrics.DETECT_PROCESS_TIME.labels("__total__").observe(time.perf_counter() - detect_started)
+        metrics.DETECT_PROCESS_TIME.observe(time.perf_counter() - detect_started)
         result = dataclasses.replace(result, data={}, signal=())
     sink.deliver(result, group, checkpoint=new_checkpoint, now=now, fence=extras.fence, anomalies=anomalies,
                  batch=batch)
@@ -191,9 +191,9 @@ def deliver_points(
 
 
 def _observe(report: PullReport, created: int, message: str) -> None:
-    metrics.DATA_PULL_COUNT.labels("__total__").inc(created)
+    metrics.DATA_PULL_COUNT.inc(created)
     # Per-strategy labels would grow without bound; the log line below names the queues instead.
-    metrics.PUSH_COUNT.labels("__total__", "data").inc(sum(report.pushed.values()))
+    metrics.PUSH_COUNT.labels("data").inc(sum(report.pushed.values()))
     metrics.INLINE_ANOMALIES.inc(report.anomalies)
     for reason, count in report.drops.items():
         metrics.RECORDS_DROPPED.labels("data", reason).inc(count)

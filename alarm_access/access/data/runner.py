@@ -74,10 +74,10 @@ class PullRunner:
             expected = isinstance(exc, AccessError)
             logger.error("group pull failed: %s", exc, exc_info=not expected,
                          extra=ctx(sgk=group.key, strategy_ids=_ids(group), slot=job.slot, error=type(exc).__name__))
-            metrics.DATA_PROCESS_COUNT.labels("__total__", "failed", type(exc).__name__).inc()
+            metrics.DATA_PROCESS_COUNT.labels("failed", type(exc).__name__).inc()
             return False
         finally:
-            metrics.DATA_PROCESS_TIME.labels("__total__").observe(time.perf_counter() - started)
+            metrics.DATA_PROCESS_TIME.observe(time.perf_counter() - started)
 
     def _guarded(self, job: PullJob, group: StrategyGroup) -> bool:
         guards, settings = self._ports.guards, self._settings
@@ -122,7 +122,7 @@ class PullRunner:
             if not handed_off:
                 guards.unlock(fence)
         if not handed_off:  # a split pull is counted when its round is finalised
-            metrics.DATA_PROCESS_COUNT.labels("__total__", "success", "").inc()
+            metrics.DATA_PROCESS_COUNT.labels("success", "").inc()
         return True
 
     def _pull(self, job: PullJob, group: StrategyGroup, fence: Fence) -> PullReport:

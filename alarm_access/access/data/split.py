@@ -63,7 +63,7 @@ class BatchSplitter:
         settings = self._settings
         if settings.batch_threshold <= 0 or len(points) <= settings.batch_threshold:
             return None
-        metrics.PROCESS_OVERFLOW.labels("access.data").inc(len(points))
+        metrics.PROCESS_OVERFLOW.inc(len(points))
         times_limited = any(qc.data_type_label == "time_series" for qc in group.first_item.query_configs)
         plan = split_points(points, value_field=plan_records(group.first_item).value_field,
                             batch_size=settings.batch_size, checkpoint=checkpoint,

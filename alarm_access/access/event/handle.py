@@ -126,9 +126,9 @@ def _observe(messages: Sequence[EventMessage], batch: BatchResult, push_drops: C
         metrics.EVENT_DEAD_LETTERS.labels(bad.reason).inc()
     for reason, count in drops.items():
         metrics.RECORDS_DROPPED.labels("event", reason).inc(count)
-    metrics.PUSH_COUNT.labels("__total__", "event").inc(pushed)
-    metrics.EVENT_PROCESS_TIME.labels("__total__").observe(seconds)
-    metrics.EVENT_PROCESS_COUNT.labels("__total__", "success", "").inc()
+    metrics.PUSH_COUNT.labels("event").inc(pushed)
+    metrics.EVENT_PROCESS_TIME.observe(seconds)
+    metrics.EVENT_BATCHES.labels("success", "").inc()
     logger.info("event batch pushed", extra=ctx(
         messages=len(messages), events=sum(batch.events.values()), anomalies=len(batch.anomalies),
         pushed=pushed, invalid=len(batch.bad),

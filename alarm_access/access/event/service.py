@@ -102,7 +102,7 @@ class EventAccess:
     def _hold(self, state: _StreamState, messages: list[EventMessage], exc: AccessError) -> bool:
         if isinstance(exc, Backpressure):
             metrics.BACKPRESSURE.labels("event").inc()
-        metrics.EVENT_PROCESS_COUNT.labels("__total__", "failed", type(exc).__name__).inc()
+        metrics.EVENT_BATCHES.labels("failed", type(exc).__name__).inc()
         if messages and not state.held:
             state.held = messages
             state.stream.pause()
