@@ -131,3 +131,14 @@ def test_sigterm_drains_and_exits_zero(env: AccessEnv) -> None:
     assert code == 0, env.log()
     assert time.monotonic() - started < 12  # the drain deadline (10 s) plus start-up slack
     assert "stopped cleanly" in env.log()
+
+
+def test_celery_worker_without_broker_exits_2_with_one_line() -> None:
+    """Workers need CELERY_BROKER_URL exactly as the `-H celery` scheduler does (no silent local default)."""
+    environment = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "alarm_access", "worker", "--pool=solo"],
+                          cwd=ROOT, text=True, capture_output=True, timeout=60, check=False, env=environment)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == ["alarm_access worker: error: celery workers need CELERY_BROKER_URL (a redis:// or amqp:// "
+                     "broker)"], done.stderr

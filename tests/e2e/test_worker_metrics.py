@@ -19,7 +19,7 @@ import pytest
 import redis
 from celery import Celery
 
-from alarm_access.tasks import SINGLE_PROCESS_POOLS, fresh_multiprocess_dir, worker_pool
+from alarm_access.adapters.celery.worker_metrics import SINGLE_PROCESS_POOLS, fresh_multiprocess_dir, worker_pool
 from tests.services.access_env import AccessEnv
 from tests.services.celery_worker import Worker, start_worker
 from tests.services.data_world import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery.exceptions import Reject, Retry
 
+from alarm_access.adapters.celery.retry import retry_or_requeue
 from alarm_access.kernel.errors import SourceUnavailable
-from alarm_access.tasks import retry_or_requeue
 
 
 class TaskWhoseRetry:
