@@ -15,12 +15,11 @@ from typing import Any
 import redis
 
 from alarm_access.access.data.ports import TimeSeriesSource
-from alarm_access.access.event.ports import EventStream
 from alarm_access.access.registry import spec_for
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
 from alarm_access.adapters.celery.events import CeleryEventPublisher
-from alarm_access.adapters.kafka.consumer import KafkaEventStream
+from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.orm.topics import TopicRoute, event_topic_routes, load_strategy_documents
@@ -33,6 +32,7 @@ from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
 from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import ConfigError
+from alarm_access.kernel.stream import MessageStream
 from alarm_access.runtime import Service
 
 logger = logging.getLogger("alarm_access.bootstrap")
@@ -107,7 +107,7 @@ class AdapterPorts:
         return self._celery_dispatcher
 
     # --- event access (EventPorts) -------------------------------------------------------------------------
-    def event_streams(self) -> list[EventStream]:
+    def event_streams(self) -> list[MessageStream]:
         """One consumer per Kafka cluster of the event topics, in group `{prefix}.access.event.{cluster}`.
 
         The caller (the event service) owns and closes them: closing commits what it delivered."""
@@ -123,7 +123,7 @@ class AdapterPorts:
         for route in self._event_routes:
             by_cluster.setdefault(route.bootstrap, {})[route.topic] = route.data_id
         return [
-            KafkaEventStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
+            KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
                              options=options, commit_every_messages=event.commit_every_messages,
                              commit_every_seconds=event.commit_every_seconds, join_timeout=event.join_timeout)
             for bootstrap, topics in by_cluster.items()

@@ -112,9 +112,9 @@ EVENT_PROCESS_TIME = Histogram(
     "alarm_access_event_batch_duration_seconds", "Time to process and push one consumed batch.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
-EVENT_BATCHES = Counter(
-    "alarm_access_event_batches", "Consumed event batches, by status and exception class.",
-    ["status", "exception"], registry=REGISTRY,
+STREAM_BATCHES = Counter(
+    "alarm_access_stream_batches", "Consumed batches of the Kafka-based access types, by status and exception class.",
+    ["access_type", "status", "exception"], registry=REGISTRY,
 )
 EVENT_DEAD_LETTERS = Counter(
     "alarm_access_event_dead_letters", "Invalid event messages written to the dead-letter topic, by reason.",

@@ -137,11 +137,11 @@ def run_access_event(self: Any, payload: dict[str, Any]) -> int:
     try:
         return event_runner().run(payload)
     except InvalidRecord as exc:
-        metrics.EVENT_BATCHES.labels("failed", "InvalidRecord").inc()
+        metrics.STREAM_BATCHES.labels("event", "failed", "InvalidRecord").inc()
         logger.error("event task rejected: %s", exc)
         return 0
     except AccessError as exc:
-        metrics.EVENT_BATCHES.labels("failed", type(exc).__name__).inc()
+        metrics.STREAM_BATCHES.labels("event", "failed", type(exc).__name__).inc()
         logger.error("event batch not delivered, retrying: %s", exc)
         raise retry_or_requeue(self, exc, countdown=min(2 ** self.request.retries, 60)) from exc
 

@@ -112,7 +112,7 @@ def run(env: AccessEnv, bootstrap: str, topic: str, args: argparse.Namespace) ->
     key = f"{env.prefix}.detect.anomaly.list.23.23"
     process = env.spawn("run_access", "--access-type", "event")
     try:
-        env.wait_for_log("event consumer assigned partitions", timeout=60)
+        env.wait_for_log("kafka consumer assigned partitions", timeout=60)
         started = time.perf_counter()
         produce_all(bootstrap, topic, 0, args.events, time.time())
         wait_for(client, key, args.events, timeout=600)

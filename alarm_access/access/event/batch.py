@@ -14,10 +14,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from alarm_access.access.event.fanout import Routing, fan_out
-from alarm_access.access.event.kinds import EventKind, EventMessage
+from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import parse_message
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.kernel.errors import AccessError, InvalidRecord
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.logs import ctx
 
 logger = logging.getLogger("alarm_access.access.event")
@@ -32,7 +33,7 @@ class TooManyInvalid(AccessError):
 
 @dataclass(frozen=True, slots=True)
 class BadMessage:
-    message: EventMessage
+    message: StreamMessage
     reason: str
     detail: str
 
@@ -46,7 +47,7 @@ class BatchResult:
     ignored: int = 0
 
 
-def process_batch(messages: Sequence[EventMessage], routing: Routing, now: int,
+def process_batch(messages: Sequence[StreamMessage], routing: Routing, now: int,
                   enabled: Collection[EventKind]) -> BatchResult:
     """Parse, fan out and standardize every message; `events` counts flat events per data id."""
     result = BatchResult()

@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from alarm_access import metrics
 from alarm_access.access.event.batch import BatchResult, InvalidRatio, process_batch
 from alarm_access.access.event.fanout import EVENT_SOURCE, Routing, build_routing
-from alarm_access.access.event.kinds import EventKind, EventMessage
+from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import ALL_KINDS
 from alarm_access.access.event.ports import EventPorts
 from alarm_access.formats import parse_strategy
 from alarm_access.kernel.config import AccessConfig, EventSettings
 from alarm_access.kernel.errors import AccessError, InvalidStrategy, SourceUnavailable
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.logs import ctx
 from alarm_access.records.enrich import index_topology
 
@@ -89,7 +90,7 @@ class EventHandler:
         logger.info("event strategies loaded", extra=ctx(strategies=len(strategies), hosts=len(topology.hosts)))
         return True
 
-    def deliver(self, messages: Sequence[EventMessage]) -> None:
+    def deliver(self, messages: Sequence[StreamMessage]) -> None:
         """Process, push, dead-letter (see the module contract)."""
         if self._routing is None:
             raise SourceUnavailable("event strategies are not loaded yet")
@@ -114,7 +115,7 @@ class EventHandler:
         _observe(messages, result, plan.drops, plan.pushed, time.perf_counter() - started)
 
 
-def _observe(messages: Sequence[EventMessage], batch: BatchResult, push_drops: Counter[str], pushed: int,
+def _observe(messages: Sequence[StreamMessage], batch: BatchResult, push_drops: Counter[str], pushed: int,
              seconds: float) -> None:
     drops = batch.drops + push_drops
     metrics.EVENT_MESSAGES.labels("invalid").inc(len(batch.bad))
@@ -128,7 +129,7 @@ def _observe(messages: Sequence[EventMessage], batch: BatchResult, push_drops: C
         metrics.RECORDS_DROPPED.labels("event", reason).inc(count)
     metrics.PUSH_COUNT.labels("event").inc(pushed)
     metrics.EVENT_PROCESS_TIME.observe(seconds)
-    metrics.EVENT_BATCHES.labels("success", "").inc()
+    metrics.STREAM_BATCHES.labels("event", "success", "").inc()
     logger.info("event batch pushed", extra=ctx(
         messages=len(messages), events=sum(batch.events.values()), anomalies=len(batch.anomalies),
         pushed=pushed, invalid=len(batch.bad),

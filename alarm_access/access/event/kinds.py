@@ -112,14 +112,3 @@ def as_int(value: Any, what: str, default: int = 0) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise InvalidRecord("bad_field", f"{what} {value!r} is not an integer") from None
-
-
-@dataclass(frozen=True, slots=True)
-class EventMessage:
-    """One consumed Kafka message and where it came from (`data_id` from the topic map)."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    data_id: int

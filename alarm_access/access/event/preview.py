@@ -1,7 +1,7 @@
 """Preview of the `event` access type: the service's parsers, filters, fan-out and push decisions on messages.
 
 Contract of `preview_event(preview)`:
-* `preview.inputs` are `EventMessage`s (raw Kafka values with the data id of their stream; `offset` is the
+* `preview.inputs` are `StreamMessage`s (raw Kafka values with the data id of their stream; `offset` is the
   message's position in the input file); `preview.strategies` are routed as the service routes them
   (`fanout.build_routing`: enabled strategies whose first item's first query config is `bk_monitor`/`event`);
 * every message goes through `parse.parse_message`, every flat event through `fanout.fan_out` and
@@ -34,12 +34,13 @@ from typing import Any
 
 from alarm_access.access.event.delivery import DeliveryState, plan_delivery
 from alarm_access.access.event.fanout import EventStrategy, Routing, build_routing, fan_out
-from alarm_access.access.event.kinds import EventMessage, FlatEvent
+from alarm_access.access.event.kinds import FlatEvent
 from alarm_access.access.event.parse import parse_message
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.formats.preview import Line, PreviewInput
 from alarm_access.kernel.config import EventSettings
 from alarm_access.kernel.errors import InvalidRecord
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.records.enrich import index_topology
 
 #: `fan_out` drop reasons that concern one strategy, not the whole event
@@ -83,7 +84,7 @@ def _strategy_order(entry: Line | _Pending) -> tuple[int, int]:
     return entry["strategy_id"], entry["item_id"]
 
 
-def _message_entries(message: EventMessage, routing: Routing, now: int) -> list[Line | _Pending]:
+def _message_entries(message: StreamMessage, routing: Routing, now: int) -> list[Line | _Pending]:
     """What one message yields; like `access.event.batch.process_batch`, a malformed part (or a bug)
     rejects the whole message and nothing else of it is kept."""
     index = message.offset

@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from alarm_access.access.event.handle import EventHandler
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.access.event.ports import EventPorts
 from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import InvalidRecord, SourceUnavailable
+from alarm_access.kernel.stream import StreamMessage
 
 
 class BatchPublisher(Protocol):
@@ -48,7 +48,7 @@ def _encode_value(value: bytes | None) -> str | dict[str, str] | None:
         return {"base64": base64.b64encode(value).decode("ascii")}
 
 
-def encode_batch(messages: Sequence[EventMessage]) -> dict[str, Any]:
+def encode_batch(messages: Sequence[StreamMessage]) -> dict[str, Any]:
     return {"messages": [[m.topic, m.partition, m.offset, m.data_id, _encode_value(m.value)] for m in messages]}
 
 
@@ -62,7 +62,7 @@ def _decode_value(value: Any) -> bytes | None:
     raise TypeError(f"bad message value {value!r}")
 
 
-def decode_batch(payload: Any) -> list[EventMessage]:
+def decode_batch(payload: Any) -> list[StreamMessage]:
     """The messages of a task payload; `InvalidRecord("bad_task_payload")` naming what is wrong."""
     try:
         rows = payload["messages"]
@@ -70,13 +70,13 @@ def decode_batch(payload: Any) -> list[EventMessage]:
         for topic, partition, offset, data_id, value in rows:
             if not (isinstance(topic, str) and all(isinstance(n, int) for n in (partition, offset, data_id))):
                 raise TypeError(f"bad message coordinates {[topic, partition, offset, data_id]!r}")
-            messages.append(EventMessage(topic, partition, offset, _decode_value(value), data_id))
+            messages.append(StreamMessage(topic, partition, offset, _decode_value(value), data_id))
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise InvalidRecord("bad_task_payload", f"{type(exc).__name__}: {exc}") from None
     return messages
 
 
-def batch_task_id(messages: Sequence[EventMessage]) -> str:
+def batch_task_id(messages: Sequence[StreamMessage]) -> str:
     """Names the batch by its first message: a batch republished after a failed publish keeps its id."""
     first = messages[0]
     return f"access.event.{first.topic}.{first.partition}.{first.offset}+{len(messages)}"
@@ -94,7 +94,7 @@ class CeleryDelivery:
         """Nothing to refresh: routing happens in the workers."""
         return True
 
-    def deliver(self, messages: Sequence[EventMessage]) -> None:
+    def deliver(self, messages: Sequence[StreamMessage]) -> None:
         self._publisher.publish(encode_batch(messages), batch_task_id(messages))
 
 

@@ -1,4 +1,4 @@
-"""`ports.EventStream` over confluent-kafka: batch consume, commit after push, cooperative rebalancing.
+"""`kernel.stream.MessageStream` over confluent-kafka: batch consume, commit after push, cooperative rebalancing.
 
 Offsets: auto-commit and auto offset store are off. `done(messages)` records `offset + 1` per partition;
 `maybe_commit` commits them synchronously every `commit_every_messages` messages or `commit_every_seconds`
@@ -21,17 +21,17 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.logs import ctx
 
-logger = logging.getLogger("alarm_access.access.event.kafka")
+logger = logging.getLogger("alarm_access.adapters.kafka")
 
 Partition = tuple[str, int]
 ERROR_LOG_INTERVAL = 30.0
 
 
-class KafkaEventStream:
+class KafkaStream:
     def __init__(
         self,
         *,
@@ -78,13 +78,13 @@ class KafkaEventStream:
         self._consumer = Consumer(config)
         self._consumer.subscribe(list(self._topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
-        logger.info("event consumer subscribed", extra=ctx(bootstrap=bootstrap, group=group_id,
+        logger.info("kafka consumer subscribed", extra=ctx(bootstrap=bootstrap, group=group_id,
                                                            topics=",".join(self._topics)))
 
     # --- rebalance and error callbacks (run inside consume) -------------------------------------------------
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
         self._assigned.update((p.topic, p.partition) for p in partitions)
-        logger.info("event consumer assigned partitions", extra=ctx(
+        logger.info("kafka consumer assigned partitions", extra=ctx(
             added=",".join(f"{p.topic}/{p.partition}" for p in partitions) or "-", total=len(self._assigned)))
         if self._paused and partitions:
             self._consumer.pause(partitions)
@@ -96,13 +96,13 @@ class KafkaEventStream:
         except SourceUnavailable as exc:
             logger.warning("commit on revoke failed; these messages will be replayed: %s", exc)
         self._forget(revoked)
-        logger.info("event consumer revoked partitions", extra=ctx(
+        logger.info("kafka consumer revoked partitions", extra=ctx(
             removed=",".join(f"{t}/{p}" for t, p in sorted(revoked)) or "-"))
 
     def _on_lost(self, _consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
         self._forget(lost)
-        logger.warning("event consumer lost partitions; uncommitted messages will be replayed",
+        logger.warning("kafka consumer lost partitions; uncommitted messages will be replayed",
                        extra=ctx(lost=",".join(f"{t}/{p}" for t, p in sorted(lost))))
 
     def _forget(self, partitions: set[Partition]) -> None:
@@ -120,7 +120,7 @@ class KafkaEventStream:
             logger.warning("kafka client error: %s", error.str(), extra=ctx(bootstrap=self.bootstrap))
 
     # --- the stream ------------------------------------------------------------------------------------------
-    def poll(self, max_messages: int, timeout: float) -> list[EventMessage]:
+    def poll(self, max_messages: int, timeout: float) -> list[StreamMessage]:
         if self._all_down is not None:
             self._probe()
         try:
@@ -137,7 +137,7 @@ class KafkaEventStream:
                 continue
             # topic, partition and offset are only None on error events, skipped above
             topic = message.topic() or ""
-            messages.append(EventMessage(topic, message.partition() or 0, message.offset() or 0, message.value(),
+            messages.append(StreamMessage(topic, message.partition() or 0, message.offset() or 0, message.value(),
                                          self._topics.get(topic, 0)))
         if not self._assigned and time.monotonic() > self._join_deadline:
             logger.warning("no partition assigned yet; the group join is taking longer than the join timeout",
@@ -152,7 +152,7 @@ class KafkaEventStream:
             raise SourceUnavailable(f"kafka at {self.bootstrap} unreachable ({self._all_down}): {exc}") from exc
         self._all_down = None
 
-    def done(self, messages: Iterable[EventMessage]) -> None:
+    def done(self, messages: Iterable[StreamMessage]) -> None:
         for message in messages:
             key = (message.topic, message.partition)
             if key in self._assigned and message.offset + 1 > self._done.get(key, -1):

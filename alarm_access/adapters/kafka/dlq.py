@@ -13,8 +13,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.kernel.stream import StreamMessage
 
 logger = logging.getLogger("alarm_access.access.event.dlq")
 
@@ -40,7 +40,7 @@ class KafkaDeadLetters:
         if error is not None:
             self._failures.append(error.str())
 
-    def send(self, message: EventMessage, reason: str, detail: str) -> None:
+    def send(self, message: StreamMessage, reason: str, detail: str) -> None:
         headers: list[tuple[str, str | bytes | None]] = [
             ("x-error-reason", reason.encode()),
             ("x-error", detail[:MAX_ERROR_TEXT].encode("utf-8", "replace")),

@@ -1,7 +1,7 @@
 """Fakes of the `event` access type's Kafka side: a partitioned in-memory log (`MemoryLog`, the broker) and
-an `EventStream` over it (`MemoryEventStream`); `event_ports.MemoryDeadLetters` writes to the same log.
+an `MessageStream` over it (`MemoryEventStream`); `event_ports.MemoryDeadLetters` writes to the same log.
 
-Held by `tests/adapters/memory/test_event_stream_contract.py` to the same assertions as `KafkaEventStream`
+Held by `tests/adapters/memory/test_event_stream_contract.py` to the same assertions as `KafkaStream`
 on a real broker. Nothing here sleeps: a `poll` with nothing to return returns `[]` at
 once instead of waiting out its timeout.
 """
@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.kernel.errors import AccessError, SourceUnavailable
+from alarm_access.kernel.stream import StreamMessage
 
 logger = logging.getLogger("alarm_access.adapters.memory.event")
 
@@ -79,9 +79,9 @@ class MemoryLog:
 
 
 class MemoryEventStream:
-    """An `EventStream` of one consumer group member owning every partition of `topics` (topic → data id).
+    """An `MessageStream` of one consumer group member owning every partition of `topics` (topic → data id).
 
-    Same policy as `KafkaEventStream`: a fetch position per partition starting at the group's committed
+    Same policy as `KafkaStream`: a fetch position per partition starting at the group's committed
     offset (else at 0 for `offset_reset="earliest"`, the end for `"latest"`); `poll` returns up to
     `max_messages` from the partitions in (topic, partition) order, nothing while paused; `done` records
     `offset + 1` per partition and counts the messages it advanced; `maybe_commit(now)` commits every
@@ -135,24 +135,24 @@ class MemoryEventStream:
                 self._positions[key] = committed.get(key, reset)
         return assigned
 
-    def poll(self, max_messages: int, timeout: float) -> list[EventMessage]:
+    def poll(self, max_messages: int, timeout: float) -> list[StreamMessage]:
         self._check_open()
         if self.fail_poll is not None:
             raise self.fail_poll
         assigned = self._assign()
         if self._paused:
             return []
-        out: list[EventMessage] = []
+        out: list[StreamMessage] = []
         for topic, partition in assigned:
             records = self.log.partitions[(topic, partition)]
             start = self._positions[(topic, partition)]
             stop = min(len(records), start + max_messages - len(out))
-            out.extend(EventMessage(topic, partition, offset, records[offset].value, self.topics[topic])
+            out.extend(StreamMessage(topic, partition, offset, records[offset].value, self.topics[topic])
                        for offset in range(start, stop))
             self._positions[(topic, partition)] = max(start, stop)
         return out
 
-    def done(self, messages: Iterable[EventMessage]) -> None:
+    def done(self, messages: Iterable[StreamMessage]) -> None:
         self._check_open()
         for message in messages:
             key = (message.topic, message.partition)

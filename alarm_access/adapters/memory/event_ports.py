@@ -16,13 +16,12 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from alarm_access.access.event.delivery import DeliveryPlan, DeliveryState, dedupe_bucket, plan_delivery
-from alarm_access.access.event.kinds import EventMessage
-from alarm_access.access.event.ports import EventStream
 from alarm_access.access.event.standardize import Anomaly
 from alarm_access.adapters.memory.event import LogRecord, MemoryEventStream, MemoryLog
 from alarm_access.formats import parse_strategy_documents
 from alarm_access.kernel.errors import AccessError, Backpressure, ConfigError
 from alarm_access.kernel.model import Strategy, Topology
+from alarm_access.kernel.stream import MessageStream, StreamMessage
 
 logger = logging.getLogger("alarm_access.adapters.memory.event")
 
@@ -31,7 +30,7 @@ StrategyItem = tuple[int, int]
 MAX_ERROR_TEXT = 2000
 
 
-def dead_letter_headers(message: EventMessage, reason: str, detail: str) -> dict[str, bytes]:
+def dead_letter_headers(message: StreamMessage, reason: str, detail: str) -> dict[str, bytes]:
     """The headers `KafkaDeadLetters` puts on a dead-letter copy."""
     return {
         "x-error-reason": reason.encode(),
@@ -66,7 +65,7 @@ class MemoryDeadLetters:
     def queued(self) -> int:
         return len(self._queued)
 
-    def send(self, message: EventMessage, reason: str, detail: str) -> None:
+    def send(self, message: StreamMessage, reason: str, detail: str) -> None:
         if self.closed:
             raise RuntimeError("MemoryDeadLetters used after close()")
         key = f"{message.topic}/{message.partition}/{message.offset}".encode()
@@ -218,7 +217,7 @@ close) and a closed `MemoryDeadLetters` by a new one on the same topic.
     def snapshot_key(self, strategy_id: int, update_time: int) -> str:
         return f"{self.key_prefix}.cache.strategy.snapshot.{strategy_id}.{update_time}"
 
-    def event_streams(self) -> list[EventStream]:
+    def event_streams(self) -> list[MessageStream]:
         if not self.streams:
             raise ConfigError("no event stream configured")
         return list(self.streams)

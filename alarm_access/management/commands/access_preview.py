@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID, EventMessage
+from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID
 from alarm_access.access.registry import PREVIEWERS
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
@@ -36,6 +36,7 @@ from alarm_access.formats.preview import PreviewError, PreviewInput, parse_dedup
 from alarm_access.kernel.config import AccessType
 from alarm_access.kernel.errors import InvalidStrategy
 from alarm_access.kernel.model import Strategy, Topology
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.management.cli import EXIT_USAGE, OneLineErrorsMixin, read_json_file
 
 
@@ -69,13 +70,13 @@ def read_points(path: str) -> list[Any]:
     return points
 
 
-def read_messages(path: str, data_id: int) -> list[EventMessage]:
+def read_messages(path: str, data_id: int) -> list[StreamMessage]:
     """The messages of the file as consumed from the stream of `data_id`; `offset` is the position."""
     doc = read_json_file(path)
     if not isinstance(doc, dict | str | list):
         raise _usage_error(f"{path}: expected a message object, a raw message string, or a list of them")
     entries = doc if isinstance(doc, list) else [doc]
-    return [EventMessage("preview", 0, index, _value(entry), data_id) for index, entry in enumerate(entries)]
+    return [StreamMessage("preview", 0, index, _value(entry), data_id) for index, entry in enumerate(entries)]
 
 
 def _value(entry: Any) -> bytes:
@@ -144,7 +145,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
         return read_points(options["points_file"])
 
     @staticmethod
-    def _event_inputs(options: Mapping[str, Any]) -> list[EventMessage]:
+    def _event_inputs(options: Mapping[str, Any]) -> list[StreamMessage]:
         for name in ("points_file", "dedupe_state"):
             if options[name] is not None:
                 raise _usage_error(f"--{name.replace('_', '-')} is for --access-type data")

@@ -12,10 +12,10 @@ from django.core.management import call_command
 
 from alarm_access.access.event.batch import process_batch
 from alarm_access.access.event.fanout import build_routing
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.access.event.parse import ALL_KINDS
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
+from alarm_access.kernel.stream import StreamMessage
 from alarm_access.records.enrich import index_topology
 from tests.access.data.test_access_preview import manage, write
 from tests.e2e.test_event_e2e import KINDS, gse, strategy, utc
@@ -167,7 +167,7 @@ def test_records_are_the_lines_the_service_pushes(tmp_path: Path) -> None:
     assert not errors and not host_errors
     routing, _ = build_routing(strategies, index_topology(topology), snapshot_key=RedisKeys().strategy_snapshot,
                                disabled_states={"测试中"})
-    batch = process_batch([EventMessage("t", 0, i, json.dumps(v).encode(), 1000) for i, v in enumerate(values)],
+    batch = process_batch([StreamMessage("t", 0, i, json.dumps(v).encode(), 1000) for i, v in enumerate(values)],
                           routing, NOW, ALL_KINDS)
     assert [line["record"] for line in lines] == [json.loads(anomaly.line) for anomaly in batch.anomalies]
     assert [line["strategy_id"] for line in lines] == [23, 21, 25]

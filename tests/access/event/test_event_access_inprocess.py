@@ -1,4 +1,4 @@
-"""The `event` service cycle (`EventAccess` + `EventHandler`) in process, on the memory fakes of its ports.
+"""The `event` service cycle (`streaming.StreamAccess` + `EventHandler`) in process, on the memory fakes of its ports.
 
 What is checked is the order of effects (ARCHITECTURE principle 6): a batch that cannot be delivered is held,
 the stream paused and nothing of it committed; once the sink accepts again the held batch is delivered once,
@@ -16,7 +16,6 @@ import pytest
 
 from alarm_access.access.event.handle import EventHandler
 from alarm_access.access.event.ports import EventPorts
-from alarm_access.access.event.service import EventAccess
 from alarm_access.adapters.memory.event import MemoryEventStream, MemoryLog
 from alarm_access.adapters.memory.event_ports import (
     MemoryAnomalySink,
@@ -28,6 +27,7 @@ from alarm_access.kernel.config import AccessConfig, AccessType, EventSettings
 from alarm_access.kernel.errors import AccessError, Backpressure, SourceUnavailable
 from alarm_access.kernel.model import Host, Topology
 from alarm_access.runtime import CycleOutcome
+from alarm_access.streaming import Polling, StreamAccess
 from tests.e2e.test_event_e2e import gse, strategy
 
 TOPIC, DLQ, GROUP, DATA_ID = "gse-base", "dlq", "memory", 1000
@@ -61,9 +61,11 @@ class World:
         self.consumed: list[str] = []  # anomaly ids detect took off the queues
         self._base = int(time.time()) - 10
 
-    def start(self) -> EventAccess:
+    def start(self) -> StreamAccess:
         ports: EventPorts = self.ports
-        return EventAccess(self.config, ports, EventHandler(self.config, ports))
+        streams = ports.event_streams()
+        polling = Polling(self.config.event.batch_size, self.config.event.poll_timeout)
+        return StreamAccess("event", lambda: streams, EventHandler(self.config, ports), polling, ports.close)
 
     @property
     def stream(self) -> MemoryEventStream:

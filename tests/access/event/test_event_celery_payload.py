@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from alarm_access.access.event.kinds import EventMessage
 from alarm_access.access.event.tasks import batch_task_id, decode_batch, encode_batch
 from alarm_access.kernel.errors import InvalidRecord
+from alarm_access.kernel.stream import StreamMessage
 
 MESSAGES = [
-    EventMessage("gse-base", 3, 17, '{"value": "磁盘"}'.encode(), 1000),
-    EventMessage("gse-base", 3, 18, b"\xff\xfe not utf-8\x00", 1000),
-    EventMessage("gse-custom", 0, 0, None, 1100000),
-    EventMessage("gse-custom", 0, 1, b"", 1100000),
+    StreamMessage("gse-base", 3, 17, '{"value": "磁盘"}'.encode(), 1000),
+    StreamMessage("gse-base", 3, 18, b"\xff\xfe not utf-8\x00", 1000),
+    StreamMessage("gse-custom", 0, 0, None, 1100000),
+    StreamMessage("gse-custom", 0, 1, b"", 1100000),
 ]
 
 

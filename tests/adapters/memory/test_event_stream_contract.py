@@ -1,4 +1,4 @@
-"""The `EventStream` and `DeadLetterSink` contracts, run against the memory fakes and the Kafka adapters on a real
+"""The `MessageStream` and `DeadLetterSink` contracts, run against the memory fakes and the Kafka adapters on a real
 broker (tansu, or `KAFKA_BOOTSTRAP`): one topic and one consumer group per test.
 
 The same assertions hold for both, so in-process tests of the event service on the fakes say something about
@@ -15,13 +15,12 @@ from typing import Protocol
 
 import pytest
 
-from alarm_access.access.event.kinds import EventMessage
-from alarm_access.access.event.ports import DeadLetterSink, EventStream
-from alarm_access.adapters.kafka.consumer import KafkaEventStream
+from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.memory.event import ManualClock, MemoryEventStream, MemoryLog
 from alarm_access.adapters.memory.event_ports import MemoryDeadLetters
 from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.kernel.stream import DeadLetterSink, MessageStream, StreamMessage
 from tests.services.kafka import FAST_GROUP, Consumed, create_topics, kafka, produce, read_topic
 from tests.services.victoria import free_port
 
@@ -46,10 +45,10 @@ class World(Protocol):
         """Value `i` (1-based) to partition `i % partitions`, in order."""
         ...
 
-    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> EventStream:
+    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> MessageStream:
         ...
 
-    def crash(self, stream: EventStream) -> None:
+    def crash(self, stream: MessageStream) -> None:
         """Stop the member without committing anything."""
         ...
 
@@ -61,7 +60,7 @@ class World(Protocol):
         """Let `seconds` pass for the commit policy."""
         ...
 
-    def unreachable_stream(self, topic: str) -> EventStream: ...
+    def unreachable_stream(self, topic: str) -> MessageStream: ...
 
     def dead_letters(self, topic: str) -> DeadLetterSink: ...
 
@@ -86,11 +85,11 @@ class MemoryWorld:
         for i, value in enumerate(values, start=1):
             self.log.produce(topic, value, partition=i % partitions)
 
-    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> EventStream:
+    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> MessageStream:
         return MemoryEventStream(self.log, {topic: DATA_ID}, group=group, commit_every_messages=every_messages,
                                  commit_every_seconds=every_seconds, clock=self.clock)
 
-    def crash(self, stream: EventStream) -> None:
+    def crash(self, stream: MessageStream) -> None:
         assert isinstance(stream, MemoryEventStream)
         stream.crash()
 
@@ -100,7 +99,7 @@ class MemoryWorld:
     def elapse(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
-    def unreachable_stream(self, topic: str) -> EventStream:
+    def unreachable_stream(self, topic: str) -> MessageStream:
         stream = MemoryEventStream(MemoryLog(), {topic: DATA_ID})
         stream.fail_poll = SourceUnavailable("memory broker unreachable")
         return stream
@@ -122,7 +121,7 @@ class KafkaWorld:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.opened: list[KafkaEventStream] = []
+        self.opened: list[KafkaStream] = []
         self.stranded: list[KafkaDeadLetters] = []
 
     def topic(self, partitions: int) -> str:
@@ -134,19 +133,19 @@ class KafkaWorld:
         produce(self.bootstrap, topic, values, partitions)
 
     def _stream(self, bootstrap: str, topic: str, group: str, *, every_messages: int, every_seconds: float,
-                timeout: float = 5.0) -> KafkaEventStream:
-        stream = KafkaEventStream(bootstrap=bootstrap, group_id=group, topics={topic: DATA_ID}, timeout=timeout,
+                timeout: float = 5.0) -> KafkaStream:
+        stream = KafkaStream(bootstrap=bootstrap, group_id=group, topics={topic: DATA_ID}, timeout=timeout,
                                   options={"auto.offset.reset": "earliest", **FAST_GROUP},
                                   commit_every_messages=every_messages, commit_every_seconds=every_seconds,
                                   join_timeout=30)
         self.opened.append(stream)
         return stream
 
-    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> EventStream:
+    def open(self, topic: str, group: str, *, every_messages: int = 5000, every_seconds: float = 3600) -> MessageStream:
         return self._stream(self.bootstrap, topic, group, every_messages=every_messages, every_seconds=every_seconds)
 
-    def crash(self, stream: EventStream) -> None:
-        assert isinstance(stream, KafkaEventStream)
+    def crash(self, stream: MessageStream) -> None:
+        assert isinstance(stream, KafkaStream)
         # a killed process loses its in-memory done offsets and never commits again; closing the client then
         # only ends the membership (the revoke callback finds nothing done, auto-commit is off)
         stream._done.clear()
@@ -159,7 +158,7 @@ class KafkaWorld:
     def elapse(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def unreachable_stream(self, topic: str) -> EventStream:
+    def unreachable_stream(self, topic: str) -> MessageStream:
         return self._stream(f"127.0.0.1:{free_port()}", topic, group(), every_messages=5000, every_seconds=3600,
                             timeout=1.0)
 
@@ -200,9 +199,9 @@ def values(count: int) -> list[bytes]:
     return [f"m{i}".encode() for i in range(1, count + 1)]
 
 
-def take(world: World, stream: EventStream, expected: int) -> list[EventMessage]:
+def take(world: World, stream: MessageStream, expected: int) -> list[StreamMessage]:
     """Poll until `expected` messages arrived (the world's patience at most)."""
-    out: list[EventMessage] = []
+    out: list[StreamMessage] = []
     deadline = time.monotonic() + world.patience
     while True:
         out.extend(stream.poll(100, 0.2))
@@ -210,9 +209,9 @@ def take(world: World, stream: EventStream, expected: int) -> list[EventMessage]
             return out
 
 
-def quiet(world: World, stream: EventStream, seconds: float) -> list[EventMessage]:
+def quiet(world: World, stream: MessageStream, seconds: float) -> list[StreamMessage]:
     """Everything polled over `seconds` (one poll on the fake, which never waits)."""
-    out: list[EventMessage] = []
+    out: list[StreamMessage] = []
     deadline = time.monotonic() + (seconds if world.patience else 0)
     while True:
         out.extend(stream.poll(100, 0.2))
@@ -220,7 +219,7 @@ def quiet(world: World, stream: EventStream, seconds: float) -> list[EventMessag
             return out
 
 
-def by_partition(messages: list[EventMessage]) -> dict[int, list[tuple[int, bytes | None]]]:
+def by_partition(messages: list[StreamMessage]) -> dict[int, list[tuple[int, bytes | None]]]:
     out: dict[int, list[tuple[int, bytes | None]]] = {}
     for m in messages:
         out.setdefault(m.partition, []).append((m.offset, m.value))
@@ -235,7 +234,7 @@ def expected_partitions(produced: list[bytes], partitions: int) -> dict[int, lis
     return out
 
 
-# --- EventStream ---------------------------------------------------------------------------------------------
+# --- MessageStream ---------------------------------------------------------------------------------------------
 
 
 def test_poll_returns_every_produced_message_once_in_partition_order(world: World) -> None:
@@ -331,8 +330,8 @@ def test_a_dead_lettered_copy_is_readable_with_its_error_headers_after_flush(wor
     topic = world.topic(1)
     sink = world.dead_letters(topic)
     detail = "bad json: " + "é" * 3000
-    sink.send(EventMessage("gse-base", 2, 41, b"{not json", 1000), "bad_json", detail)
-    sink.send(EventMessage("gse-custom", 0, 7, None, 1100000), "empty", "no value")
+    sink.send(StreamMessage("gse-base", 2, 41, b"{not json", 1000), "bad_json", detail)
+    sink.send(StreamMessage("gse-custom", 0, 7, None, 1100000), "empty", "no value")
     sink.flush()
     copies = world.read(topic, 2)
     assert [(c.key, c.value) for c in copies] == [(b"gse-base/2/41", b"{not json"), (b"gse-custom/0/7", None)]
@@ -346,7 +345,7 @@ def test_a_dead_lettered_copy_is_readable_with_its_error_headers_after_flush(wor
 
 def test_a_flush_that_is_not_acknowledged_raises_source_unavailable(world: World) -> None:
     sink = world.unreachable_dead_letters("dlq-nowhere")
-    sink.send(EventMessage("gse-base", 0, 1, b"x", 1000), "bad_json", "x")
+    sink.send(StreamMessage("gse-base", 0, 1, b"x", 1000), "bad_json", "x")
     with pytest.raises(SourceUnavailable):
         sink.flush()
     sink.close()  # never raises
@@ -390,7 +389,7 @@ def test_memory_failures_commit_nothing_until_cleared() -> None:
     assert log.committed_offsets("memory") == {} and stream.closed
     dead = MemoryDeadLetters(log, "dlq")
     dead.fail_flush = SourceUnavailable("down")
-    dead.send(EventMessage("t", 0, 0, b"v", 1), "r", "d")
+    dead.send(StreamMessage("t", 0, 0, b"v", 1), "r", "d")
     with pytest.raises(SourceUnavailable):
         dead.flush()
     dead.fail_flush = None
