@@ -121,6 +121,12 @@ class KafkaTopicAdmin(ModelAdmin[models.KafkaTopic]):
     search_fields = ("=data_id", "topic", "cluster_name")
 
 
+@admin.register(models.ResultTable)
+class ResultTableAdmin(ModelAdmin[models.ResultTable]):
+    list_display = ("table_id", "data_id", "dimensions")
+    search_fields = ("table_id", "=data_id")
+
+
 @admin.register(models.TsdbEndpoint)
 class TsdbEndpointAdmin(ModelAdmin[models.TsdbEndpoint]):
     list_display = ("name", "kind", "data_source_label", "data_type_label", "is_slow", "url", "timeout_seconds")

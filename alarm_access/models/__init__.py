@@ -7,7 +7,7 @@ from alarm_access.models.incidents import (
     IncidentSnapshot,
     IncidentStatus,
 )
-from alarm_access.models.sources import KafkaTopic, TsdbEndpoint, TsdbKind
+from alarm_access.models.sources import KafkaTopic, ResultTable, TsdbEndpoint, TsdbKind
 from alarm_access.models.strategies import QueryConfig, Strategy, StrategyItem
 from alarm_access.models.topology import DynamicGroup, Host, ServiceInstance
 
@@ -21,6 +21,7 @@ __all__ = [
     "IncidentStatus",
     "KafkaTopic",
     "QueryConfig",
+    "ResultTable",
     "ServiceInstance",
     "Strategy",
     "StrategyItem",

@@ -1,4 +1,9 @@
-"""Data-source registry: Kafka topics per data id and TSDB endpoints per (data source, data type) label.
+"""Data-source registry: Kafka topics per data id, result tables, and TSDB endpoints per (data source, data type)
+label.
+
+`ResultTable` is the metadata of one time-series table (`system.cpu_summary`): the data id whose Kafka topic
+carries its points (a `KafkaTopic` row) and its dimension fields. `real_time_data` consumes the topics of the
+tables its strategies query; the table's dimensions are the group-by of their records (spec data-access §4.4).
 
 `TsdbEndpoint` rows are looked up by the query config's `(data_source_label, data_type_label)`; an endpoint
 with `is_slow` set serves the strategy groups that QoS moved to the slow lane (spec data-access §3.9).
@@ -23,6 +28,20 @@ class KafkaTopic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.data_id} → {self.cluster_name}/{self.topic}"
+
+
+class ResultTable(models.Model):
+    """A time-series result table: where its points are published (`data_id` → `KafkaTopic`) and its dimensions."""
+
+    table_id = models.CharField(max_length=255, unique=True, help_text="e.g. system.cpu_summary")
+    data_id = models.BigIntegerField(db_index=True, help_text="the data id whose KafkaTopic carries the points")
+    dimensions = models.JSONField(default=list, blank=True, help_text="dimension field names, in table order")
+
+    class Meta:
+        ordering = ("table_id",)
+
+    def __str__(self) -> str:
+        return f"{self.table_id} (data id {self.data_id})"
 
 
 class TsdbKind(models.TextChoices):
