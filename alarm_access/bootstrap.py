@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from functools import cached_property
 from typing import Any
 
 import redis
 
 from alarm_access.access.data.ports import TimeSeriesSource
+from alarm_access.access.real_time_data.routing import TableTopic
 from alarm_access.access.registry import spec_for
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
@@ -22,6 +23,7 @@ from alarm_access.adapters.celery.events import CeleryEventPublisher
 from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
+from alarm_access.adapters.orm.tables import result_table_topics
 from alarm_access.adapters.orm.topics import TopicRoute, event_topic_routes, load_strategy_documents
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
@@ -32,6 +34,7 @@ from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
 from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import ConfigError
+from alarm_access.kernel.settings import ConsumerSettings
 from alarm_access.kernel.stream import MessageStream
 from alarm_access.runtime import Service
 
@@ -46,6 +49,7 @@ class AdapterPorts:
         self._closers: list[Callable[[], None]] = []
         self._source: TimeSeriesSource | None = None
         self._source_by_url: dict[str, TimeSeriesSource] = {}
+        self._dead_letters_by_cluster: dict[str, KafkaDeadLetters] = {}
         self._keys = RedisKeys(config.key_prefix)
         self._source_urls = config.data.source_url_map
 
@@ -111,23 +115,24 @@ class AdapterPorts:
         """One consumer per Kafka cluster of the event topics, in group `{prefix}.access.event.{cluster}`.
 
         The caller (the event service) owns and closes them: closing commits what it delivered."""
-        event = self._config.event
-        group = f"{self._config.kafka_group_prefix}.access.event.{event.cluster}"
-        options: dict[str, Any] = {
-            "client.id": f"{group}-{socket.gethostname()}",
-            "session.timeout.ms": event.session_timeout_ms,
-            "heartbeat.interval.ms": event.heartbeat_interval_ms,
-            "auto.offset.reset": event.offset_reset,
-        }
         by_cluster: dict[str, dict[str, int]] = {}
         for route in self._event_routes:
             by_cluster.setdefault(route.bootstrap, {})[route.topic] = route.data_id
-        return [
-            KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
-                             options=options, commit_every_messages=event.commit_every_messages,
-                             commit_every_seconds=event.commit_every_seconds, join_timeout=event.join_timeout)
-            for bootstrap, topics in by_cluster.items()
-        ]
+        return [self._consumer("event", self._config.event, bootstrap, topics)
+                for bootstrap, topics in by_cluster.items()]
+
+    def _consumer(self, access_type: str, settings: ConsumerSettings, bootstrap: str,
+                  topics: Mapping[str, int]) -> KafkaStream:
+        group = f"{self._config.kafka_group_prefix}.access.{access_type}.{settings.cluster}"
+        options: dict[str, Any] = {
+            "client.id": f"{group}-{socket.gethostname()}",
+            "session.timeout.ms": settings.session_timeout_ms,
+            "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+            "auto.offset.reset": settings.offset_reset,
+        }
+        return KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
+                           options=options, commit_every_messages=settings.commit_every_messages,
+                           commit_every_seconds=settings.commit_every_seconds, join_timeout=settings.join_timeout)
 
     @cached_property
     def _event_routes(self) -> list[TopicRoute]:
@@ -167,6 +172,26 @@ class AdapterPorts:
 
     def anomaly_sink(self) -> RedisAnomalySink:
         return self._anomaly_sink
+
+    # --- real-time data access (RealTimePorts) ---------------------------------------------------------------
+    def result_tables(self, table_ids: Collection[str]) -> list[TableTopic]:
+        return result_table_topics(table_ids)
+
+    def real_time_stream(self, bootstrap: str, topics: Collection[str]) -> MessageStream:
+        """A consumer in group `{prefix}.access.real_time_data.{cluster}`; the caller owns and closes it."""
+        return self._consumer("real_time_data", self._config.real_time, bootstrap, dict.fromkeys(topics, 0))
+
+    def point_sink(self) -> RedisSink:
+        return self.record_sink
+
+    def dead_letters_on(self, bootstrap: str) -> KafkaDeadLetters:
+        """One producer per cluster, to the real-time dead-letter topic (KAFKA_BOOTSTRAP_SERVERS if unknown)."""
+        bootstrap = bootstrap or self._config.kafka_bootstrap
+        if bootstrap not in self._dead_letters_by_cluster:
+            producer = KafkaDeadLetters(bootstrap, self._config.real_time.dlq_topic, self._config.network_timeout)
+            self._closers.append(producer.close)
+            self._dead_letters_by_cluster[bootstrap] = producer
+        return self._dead_letters_by_cluster[bootstrap]
 
     def strategy_documents(self) -> list[dict[str, Any]]:
         return load_strategy_documents()

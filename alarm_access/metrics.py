@@ -112,6 +112,15 @@ EVENT_PROCESS_TIME = Histogram(
     "alarm_access_event_batch_duration_seconds", "Time to process and push one consumed batch.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+STREAM_MESSAGES = Counter(
+    "alarm_access_stream_messages", "Consumed messages of the Kafka-based access types, by outcome "
+    "(real_time_data: routed, unrouted — no real-time strategy of its business —, invalid).",
+    ["access_type", "status"], registry=REGISTRY,
+)
+STREAM_BATCH_TIME = Histogram(
+    "alarm_access_stream_batch_duration_seconds", "Time to process and deliver one consumed batch.",
+    ["access_type"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
 STREAM_BATCHES = Counter(
     "alarm_access_stream_batches", "Consumed batches of the Kafka-based access types, by status and exception class.",
     ["access_type", "status", "exception"], registry=REGISTRY,

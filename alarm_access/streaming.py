@@ -80,6 +80,8 @@ class StreamAccess:
         if not self._delivery.ready:
             return CycleOutcome(ok=False, next_at=now + RETRY_BACKOFF)
         streams = self._streams()
+        if not streams:  # nothing subscribed (yet): wait like an idle poll would, do not spin
+            return CycleOutcome(ok=ok, next_at=now + self._polling.poll_timeout)
         live = {id(stream) for stream in streams}
         self._states = {key: state for key, state in self._states.items() if key in live}
         for stream in streams:

@@ -93,10 +93,13 @@ ALARM_ACCESS: dict[str, Any] = {
     "TSDB_URL": os.environ.get("TSDB_URL", ""),
     "NETWORK_TIMEOUT": os.environ.get("ALARM_ACCESS_NETWORK_TIMEOUT", "5"),
     "DRAIN_TIMEOUT": os.environ.get("ALARM_ACCESS_DRAIN_TIMEOUT", "20"),
-    # data access: every ALARM_ACCESS_DATA_<NAME> (see alarm_access.kernel.config.DataSettings)
+    # data access: every ALARM_ACCESS_DATA_<NAME> (see alarm_access.kernel.settings.DataSettings)
     "DATA": {key.removeprefix("ALARM_ACCESS_DATA_"): value for key, value in os.environ.items()
              if key.startswith("ALARM_ACCESS_DATA_")},
-    # event access: every ALARM_ACCESS_EVENT_<NAME> (see alarm_access.kernel.config.EventSettings), plus the original's
+    # real-time data access: every ALARM_ACCESS_REAL_TIME_<NAME> (see alarm_access.kernel.settings.RealTimeSettings)
+    "REAL_TIME": {key.removeprefix("ALARM_ACCESS_REAL_TIME_"): value for key, value in os.environ.items()
+                  if key.startswith("ALARM_ACCESS_REAL_TIME_")},
+    # event access: every ALARM_ACCESS_EVENT_<NAME> (alarm_access.kernel.settings.EventSettings), plus the original's
     # DISABLE_EVENT_DATAID list
     "EVENT": {
         **{key.removeprefix("ALARM_ACCESS_EVENT_"): value for key, value in os.environ.items()

@@ -15,6 +15,14 @@ from typing import Any
 
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.sections import parse_section
+from alarm_access.kernel.settings import (
+    DATA_PREFIX,
+    EVENT_PREFIX,
+    REAL_TIME_PREFIX,
+    DataSettings,
+    EventSettings,
+    RealTimeSettings,
+)
 
 
 class AccessType(enum.StrEnum):
@@ -32,117 +40,6 @@ class HandlerType(enum.StrEnum):
 
 #: Prefix of every Redis key (the original's `KEY_PREFIX`), unless `ALARM_ACCESS_KEY_PREFIX` says otherwise.
 DEFAULT_KEY_PREFIX = "bkmonitorv3.ee"
-#: The original's "host disabled" operating states (spec data-access §3.2).
-DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
-#: environment-variable prefixes of the settings sections (`alarm_access_project.settings` collects them)
-DATA_PREFIX = "ALARM_ACCESS_DATA_"
-EVENT_PREFIX = "ALARM_ACCESS_EVENT_"
-
-
-@dataclass(frozen=True, slots=True)
-class DataSettings:
-    """Knobs of the `data` access type (spec data-access Appendix A; defaults are the original's)."""
-
-    time_delay: int = 10
-    overlap_intervals: int = 1
-    max_lookback: int = 1800
-    max_time_points: int = 10
-    queue_max_len: int = 5_000_000
-    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
-    refresh_interval: int = 60
-    # --- scale and protections (env ALARM_ACCESS_DATA_<NAME>) ---
-    #: evaluate static thresholds in access when every item of a group is one (ACCESS_DETECT_MERGE_ENABLED)
-    inline_threshold: bool = True
-    #: when non-empty, only these strategies are detected inline (ACCESS_DETECT_MERGE_STRATEGY_IDS)
-    inline_strategy_ids: tuple[int, ...] = ()
-    #: seconds a group lock lives; a pull that outlives it is fenced out at delivery
-    lock_ttl: int = 180
-    #: query seconds per group per 10 minutes (ACCESS_TIME_PER_WINDOW)
-    token_budget: int = 30
-    #: concurrent pulls per (data_source_label, data_type_label) across all workers; 0 = unlimited
-    source_concurrency: int = 4
-    #: "dsl:dtl" sources whose pulls go to the QoS queue (QOS_DATASOURCE_LABELS)
-    qos_sources: tuple[str, ...] = ()
-    #: split a pull of more points than this into batch sub-tasks (-H celery); 0 = never
-    batch_threshold: int = 0
-    batch_size: int = 50_000
-    #: seconds a batch round may take (its lock and payloads live this long; at most 5 dedupe intervals)
-    batch_wait: int = 300
-    #: Redis-broker visibility timeout: an unacknowledged task is redelivered after it
-    celery_visibility_timeout: int = 3600
-    #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
-    source_urls: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""
-        _ = self.qos_source_labels, self.source_url_map
-        if self.lock_ttl <= 0 or self.batch_size <= 0 or self.token_budget <= 0:
-            raise ConfigError(f"{DATA_PREFIX}LOCK_TTL, {DATA_PREFIX}BATCH_SIZE and {DATA_PREFIX}TOKEN_BUDGET "
-                              "must be > 0")
-
-    @property
-    def qos_source_labels(self) -> frozenset[tuple[str, str]]:
-        """`qos_sources` as `(data_source_label, data_type_label)` pairs."""
-        return frozenset(_source(entry, f"{DATA_PREFIX}QOS_SOURCES") for entry in self.qos_sources)
-
-    @property
-    def source_url_map(self) -> dict[tuple[str, str], str]:
-        """`source_urls` as `(data_source_label, data_type_label) -> query API URL`."""
-        setting = f"{DATA_PREFIX}SOURCE_URLS"
-        urls: dict[tuple[str, str], str] = {}
-        for entry in self.source_urls:
-            source, sep, url = entry.partition("=")
-            if not sep or not url.strip().startswith(("http://", "https://")):
-                raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label=http(s)://...")
-            urls[_source(source, setting)] = url.strip()
-        return urls
-
-
-@dataclass(frozen=True, slots=True)
-class EventSettings:
-    """Knobs of the `event` access type, from `ALARM_ACCESS["EVENT"]` (env `ALARM_ACCESS_EVENT_<NAME>`).
-
-    `topics` is the fallback `data_id:topic` list used on `kafka_bootstrap` when no `KafkaTopic` row exists.
-    Offsets are committed after the anomalies of a batch are pushed, every `commit_every_messages` messages
-    or `commit_every_seconds` seconds, whichever comes first.
-    """
-
-    topics: tuple[tuple[int, str], ...] = ()
-    data_ids: tuple[int, ...] = (1000, 1100000, 1100008)
-    disabled_data_ids: tuple[int, ...] = ()
-    cluster: str = "default"
-    batch_size: int = 1000
-    poll_timeout: float = 0.5
-    commit_every_messages: int = 5000
-    commit_every_seconds: float = 2.0
-    session_timeout_ms: int = 10000
-    heartbeat_interval_ms: int = 3000
-    join_timeout: float = 30.0
-    offset_reset: str = "latest"
-    dlq_topic: str = "alarm_access_event_dlq"
-    max_invalid_ratio: float = 0.5
-    invalid_window: int = 1000
-    expire_seconds: int = 1800
-    qos_enabled: bool = False
-    qos_threshold: int = 3
-    qos_window: int = 300
-    queue_max_len: int = 1_000_000
-    refresh_interval: int = 60
-    enable_ping: bool = True
-    enable_agent: bool = True
-    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
-
-    def __post_init__(self) -> None:
-        if self.offset_reset not in ("earliest", "latest"):
-            raise ConfigError(f"{EVENT_PREFIX}OFFSET_RESET must be earliest or latest, got {self.offset_reset!r}")
-        if not 0 < self.max_invalid_ratio <= 1:
-            raise ConfigError(f"{EVENT_PREFIX}MAX_INVALID_RATIO must be in (0, 1]")
-
-    @property
-    def active_data_ids(self) -> tuple[int, ...]:
-        return tuple(i for i in self.data_ids if i not in self.disabled_data_ids)
-
-
 @dataclass(frozen=True, slots=True)
 class AccessConfig:
     access_type: AccessType
@@ -166,6 +63,7 @@ class AccessConfig:
     var_dir: Path = Path("var")
     data: DataSettings = field(default_factory=DataSettings)
     event: EventSettings = field(default_factory=EventSettings)
+    real_time: RealTimeSettings = field(default_factory=RealTimeSettings)
 
     @classmethod
     def build(cls, raw: Mapping[str, Any], options: Mapping[str, Any]) -> AccessConfig:
@@ -198,6 +96,7 @@ class AccessConfig:
             data=parse_section(DataSettings, raw.get("DATA", {}), DATA_PREFIX),
             event=parse_section(EventSettings, raw.get("EVENT", {}), EVENT_PREFIX,
                                 aliases={"DISABLE_DATA_IDS": "disabled_data_ids"}),
+            real_time=parse_section(RealTimeSettings, raw.get("REAL_TIME", {}), REAL_TIME_PREFIX),
         )
 
 
@@ -235,14 +134,6 @@ def _port(value: Any) -> int:
     if number > 65535 or not number.is_integer():
         raise ConfigError(f"--metrics-port / ALARM_ACCESS_METRICS_PORT must be a port (0-65535), got {value!r}")
     return int(number)
-
-
-def _source(entry: str, setting: str) -> tuple[str, str]:
-    """`"dsl:dtl"` -> `(dsl, dtl)`, or `ConfigError` naming the entry."""
-    dsl, sep, dtl = entry.partition(":")
-    if not sep or not dsl.strip() or not dtl.strip():
-        raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label")
-    return dsl.strip(), dtl.strip()
 
 
 def _positive_or_none(value: Any, name: str) -> Any:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from alarm_access.kernel.config import AccessConfig, AccessType, DataSettings, EventSettings
+from alarm_access.kernel.config import AccessConfig, AccessType
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.sections import parse_section
+from alarm_access.kernel.settings import DataSettings, EventSettings
 
 OPTIONS = {"access_type": "event"}
 

@@ -28,9 +28,9 @@ from alarm_access import metrics
 from alarm_access.access.data.jobs import BatchJob, Fence
 from alarm_access.access.data.ports import RecordSink, TimeSeriesSource
 from alarm_access.access.data.schedule import QueryWindow, query_window
-from alarm_access.kernel.config import DataSettings
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.ports import SnapshotKey
+from alarm_access.kernel.settings import DataSettings
 from alarm_access.logs import ctx
 from alarm_access.records import pipeline
 from alarm_access.records.anomaly import AnomalyWrites, detect_records

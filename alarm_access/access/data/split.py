@@ -31,9 +31,9 @@ from alarm_access.access.data.jobs import BatchJob, Fence
 from alarm_access.access.data.ports import BatchStore
 from alarm_access.access.data.pull import PullReport
 from alarm_access.access.data.schedule import QueryWindow
-from alarm_access.kernel.config import DataSettings
 from alarm_access.kernel.errors import AccessError
 from alarm_access.kernel.model import StrategyGroup
+from alarm_access.kernel.settings import DataSettings
 from alarm_access.logs import ctx
 from alarm_access.records.standardize import plan_records
 

@@ -26,8 +26,9 @@ from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import ALL_KINDS
 from alarm_access.access.event.ports import EventPorts
 from alarm_access.formats import parse_strategy
-from alarm_access.kernel.config import AccessConfig, EventSettings
+from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import AccessError, InvalidStrategy, SourceUnavailable
+from alarm_access.kernel.settings import EventSettings
 from alarm_access.kernel.stream import StreamMessage
 from alarm_access.logs import ctx
 from alarm_access.records.enrich import index_topology

@@ -38,8 +38,8 @@ from alarm_access.access.event.kinds import FlatEvent
 from alarm_access.access.event.parse import parse_message
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.formats.preview import Line, PreviewInput
-from alarm_access.kernel.config import EventSettings
 from alarm_access.kernel.errors import InvalidRecord
+from alarm_access.kernel.settings import EventSettings
 from alarm_access.kernel.stream import StreamMessage
 from alarm_access.records.enrich import index_topology
 

@@ -11,9 +11,9 @@ import pytest
 
 from alarm_access.access.data.pull import pull_group
 from alarm_access.adapters.memory.data import MemoryRecordSink, MemorySource
-from alarm_access.kernel.config import DataSettings
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup
+from alarm_access.kernel.settings import DataSettings
 from alarm_access.records.enrich import TopologyIndex
 from tests.factories import T0, group, host, index, item, point, strategy
 

@@ -23,9 +23,10 @@ from alarm_access.adapters.memory.event_ports import (
     MemoryEventPorts,
     MemoryStrategyRepository,
 )
-from alarm_access.kernel.config import AccessConfig, AccessType, EventSettings
+from alarm_access.kernel.config import AccessConfig, AccessType
 from alarm_access.kernel.errors import AccessError, Backpressure, SourceUnavailable
 from alarm_access.kernel.model import Host, Topology
+from alarm_access.kernel.settings import EventSettings
 from alarm_access.runtime import CycleOutcome
 from alarm_access.streaming import Polling, StreamAccess
 from tests.e2e.test_event_e2e import gse, strategy

@@ -1,0 +1,160 @@
+"""The settings sections of `AccessConfig`: one frozen dataclass per access type, parsed by
+`kernel.sections.parse_section` from `ALARM_ACCESS["<SECTION>"]` (env `ALARM_ACCESS_<SECTION>_<NAME>`).
+
+Cross-field checks live in `__post_init__`, so a section built in code is validated like one from the
+environment. Defaults are the original's (spec data-access Appendix A, event-alert-incident §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from alarm_access.kernel.errors import ConfigError
+
+#: environment-variable prefixes of the settings sections (`alarm_access_project.settings` collects them)
+DATA_PREFIX = "ALARM_ACCESS_DATA_"
+EVENT_PREFIX = "ALARM_ACCESS_EVENT_"
+REAL_TIME_PREFIX = "ALARM_ACCESS_REAL_TIME_"
+#: The original's "host disabled" operating states (spec data-access §3.2).
+DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
+
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    """Knobs of the `data` access type (spec data-access Appendix A; defaults are the original's)."""
+
+    time_delay: int = 10
+    overlap_intervals: int = 1
+    max_lookback: int = 1800
+    max_time_points: int = 10
+    queue_max_len: int = 5_000_000
+    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
+    refresh_interval: int = 60
+    # --- scale and protections (env ALARM_ACCESS_DATA_<NAME>) ---
+    #: evaluate static thresholds in access when every item of a group is one (ACCESS_DETECT_MERGE_ENABLED)
+    inline_threshold: bool = True
+    #: when non-empty, only these strategies are detected inline (ACCESS_DETECT_MERGE_STRATEGY_IDS)
+    inline_strategy_ids: tuple[int, ...] = ()
+    #: seconds a group lock lives; a pull that outlives it is fenced out at delivery
+    lock_ttl: int = 180
+    #: query seconds per group per 10 minutes (ACCESS_TIME_PER_WINDOW)
+    token_budget: int = 30
+    #: concurrent pulls per (data_source_label, data_type_label) across all workers; 0 = unlimited
+    source_concurrency: int = 4
+    #: "dsl:dtl" sources whose pulls go to the QoS queue (QOS_DATASOURCE_LABELS)
+    qos_sources: tuple[str, ...] = ()
+    #: split a pull of more points than this into batch sub-tasks (-H celery); 0 = never
+    batch_threshold: int = 0
+    batch_size: int = 50_000
+    #: seconds a batch round may take (its lock and payloads live this long; at most 5 dedupe intervals)
+    batch_wait: int = 300
+    #: Redis-broker visibility timeout: an unacknowledged task is redelivered after it
+    celery_visibility_timeout: int = 3600
+    #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
+    source_urls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""
+        _ = self.qos_source_labels, self.source_url_map
+        if self.lock_ttl <= 0 or self.batch_size <= 0 or self.token_budget <= 0:
+            raise ConfigError(f"{DATA_PREFIX}LOCK_TTL, {DATA_PREFIX}BATCH_SIZE and {DATA_PREFIX}TOKEN_BUDGET "
+                              "must be > 0")
+
+    @property
+    def qos_source_labels(self) -> frozenset[tuple[str, str]]:
+        """`qos_sources` as `(data_source_label, data_type_label)` pairs."""
+        return frozenset(_source(entry, f"{DATA_PREFIX}QOS_SOURCES") for entry in self.qos_sources)
+
+    @property
+    def source_url_map(self) -> dict[tuple[str, str], str]:
+        """`source_urls` as `(data_source_label, data_type_label) -> query API URL`."""
+        setting = f"{DATA_PREFIX}SOURCE_URLS"
+        urls: dict[tuple[str, str], str] = {}
+        for entry in self.source_urls:
+            source, sep, url = entry.partition("=")
+            if not sep or not url.strip().startswith(("http://", "https://")):
+                raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label=http(s)://...")
+            urls[_source(source, setting)] = url.strip()
+        return urls
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    """What every Kafka-consuming access type configures the same way (its own env prefix each).
+
+    The consumer group is `{KAFKA_GROUP_PREFIX}.access.<type>.{cluster}`. Offsets are committed after a
+    batch was delivered, every `commit_every_messages` messages or `commit_every_seconds` seconds, whichever
+    comes first. Bad messages go to `dlq_topic`.
+    """
+
+    cluster: str = "default"
+    batch_size: int = 1000
+    poll_timeout: float = 0.5
+    commit_every_messages: int = 5000
+    commit_every_seconds: float = 2.0
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    join_timeout: float = 30.0
+    offset_reset: str = "latest"
+    dlq_topic: str = ""
+    refresh_interval: int = 60
+    disabled_host_states: tuple[str, ...] = DEFAULT_DISABLED_HOST_STATES
+    #: the environment-variable prefix of the section, for messages
+    PREFIX: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        if self.offset_reset not in ("earliest", "latest"):
+            raise ConfigError(f"{self.PREFIX}OFFSET_RESET must be earliest or latest, got {self.offset_reset!r}")
+        if not self.dlq_topic:
+            raise ConfigError(f"{self.PREFIX}DLQ_TOPIC must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings(ConsumerSettings):
+    """Knobs of the `event` access type, from `ALARM_ACCESS["EVENT"]` (env `ALARM_ACCESS_EVENT_<NAME>`).
+
+    `topics` is the fallback `data_id:topic` list used on `kafka_bootstrap` when no `KafkaTopic` row exists.
+    """
+
+    topics: tuple[tuple[int, str], ...] = ()
+    data_ids: tuple[int, ...] = (1000, 1100000, 1100008)
+    disabled_data_ids: tuple[int, ...] = ()
+    dlq_topic: str = "alarm_access_event_dlq"
+    PREFIX: ClassVar[str] = EVENT_PREFIX
+    max_invalid_ratio: float = 0.5
+    invalid_window: int = 1000
+    expire_seconds: int = 1800
+    qos_enabled: bool = False
+    qos_threshold: int = 3
+    qos_window: int = 300
+    queue_max_len: int = 1_000_000
+    enable_ping: bool = True
+    enable_agent: bool = True
+
+    def __post_init__(self) -> None:
+        ConsumerSettings.__post_init__(self)  # zero-argument super() does not work in slotted dataclasses
+        if not 0 < self.max_invalid_ratio <= 1:
+            raise ConfigError(f"{EVENT_PREFIX}MAX_INVALID_RATIO must be in (0, 1]")
+
+    @property
+    def active_data_ids(self) -> tuple[int, ...]:
+        return tuple(i for i in self.data_ids if i not in self.disabled_data_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class RealTimeSettings(ConsumerSettings):
+    """Knobs of the `real_time_data` access type, from `ALARM_ACCESS["REAL_TIME"]` (env
+    `ALARM_ACCESS_REAL_TIME_<NAME>`). A batch is at most `batch_size` messages (the original polled 5000)."""
+
+    batch_size: int = 5000
+    dlq_topic: str = "alarm_access_real_time_dlq"
+    PREFIX: ClassVar[str] = REAL_TIME_PREFIX
+
+
+def _source(entry: str, setting: str) -> tuple[str, str]:
+    """`"dsl:dtl"` -> `(dsl, dtl)`, or `ConfigError` naming the entry."""
+    dsl, sep, dtl = entry.partition(":")
+    if not sep or not dsl.strip() or not dtl.strip():
+        raise ConfigError(f"{setting}: {entry!r} is not data_source_label:data_type_label")
+    return dsl.strip(), dtl.strip()
