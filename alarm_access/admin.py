@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
 
 from alarm_access import models
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin, StackedInline
+    from django.db.models import Field, QuerySet
+    from django.http import HttpRequest
 else:
     # django-stubs makes the admin classes generic for the type checker only; these runtime twins accept
     # (and ignore) the subscript, so annotations stay precise without django_stubs_ext at runtime.
@@ -116,9 +119,33 @@ class IncidentOperationAdmin(ModelAdmin[models.IncidentOperation]):
 
 @admin.register(models.KafkaTopic)
 class KafkaTopicAdmin(ModelAdmin[models.KafkaTopic]):
-    list_display = ("data_id", "cluster_name", "topic", "group_suffix", "bootstrap_servers")
-    list_filter = ("cluster_name",)
+    """The SASL password is never listed nor sent back to the browser: its input is empty on every edit, and
+    saving it empty keeps the stored password; the action "Clear the SASL password" removes it."""
+
+    list_display = ("data_id", "cluster_name", "topic", "group_suffix", "bootstrap_servers", "security_protocol",
+                    "sasl_mechanism", "sasl_username")
+    list_filter = ("cluster_name", "security_protocol")
     search_fields = ("=data_id", "topic", "cluster_name")
+    actions = ("clear_sasl_password",)
+
+    def formfield_for_dbfield(self, db_field: Field[Any, Any], request: HttpRequest,
+                              **kwargs: Any) -> forms.Field | None:
+        if db_field.name == "sasl_password":
+            kwargs["widget"] = forms.PasswordInput(render_value=False)
+            kwargs["help_text"] = ("never shown; leave empty to keep the stored password. Stored in clear: "
+                                   "prefer KAFKA_<CLUSTER>_SASL_PASSWORD")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: models.KafkaTopic, form: Any, change: Any) -> None:
+        if change and not obj.sasl_password:
+            stored = models.KafkaTopic.objects.filter(pk=obj.pk).values_list("sasl_password", flat=True).first()
+            obj.sasl_password = stored
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Clear the SASL password")
+    def clear_sasl_password(self, request: HttpRequest, queryset: QuerySet[models.KafkaTopic]) -> None:
+        cleared = queryset.update(sasl_password=None)
+        self.message_user(request, f"SASL password cleared on {cleared} topic(s).")
 
 
 @admin.register(models.ResultTable)

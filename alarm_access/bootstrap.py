@@ -19,12 +19,17 @@ from alarm_access.access.real_time_data.routing import TableTopic
 from alarm_access.access.registry import spec_for
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
-from alarm_access.adapters.celery.events import CeleryEventPublisher
+from alarm_access.adapters.celery.streams import STREAM_TASKS, CeleryBatchPublisher
 from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.orm.tables import result_table_topics
-from alarm_access.adapters.orm.topics import TopicRoute, event_topic_routes, load_strategy_documents
+from alarm_access.adapters.orm.topics import (
+    TopicRoute,
+    cluster_security,
+    event_topic_routes,
+    load_strategy_documents,
+)
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
@@ -132,7 +137,8 @@ class AdapterPorts:
         }
         return KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
                            options=options, commit_every_messages=settings.commit_every_messages,
-                           commit_every_seconds=settings.commit_every_seconds, join_timeout=settings.join_timeout)
+                           commit_every_seconds=settings.commit_every_seconds, join_timeout=settings.join_timeout,
+                           security=cluster_security(bootstrap))
 
     @cached_property
     def _event_routes(self) -> list[TopicRoute]:
@@ -141,22 +147,25 @@ class AdapterPorts:
         return event_topic_routes(event.active_data_ids, self._config.kafka_bootstrap, event.topics)
 
     @cached_property
-    def _event_publisher(self) -> CeleryEventPublisher:
+    def _stream_publisher(self) -> CeleryBatchPublisher:
         if not self._config.celery_broker_url:
             raise ConfigError("-H celery needs CELERY_BROKER_URL (a redis:// or amqp:// broker)")
-        publisher = CeleryEventPublisher(self._config.celery_broker_url, self._config.data.celery_visibility_timeout,
-                                         self._config.network_timeout)
+        task, queue = STREAM_TASKS[self._config.access_type.value]
+        publisher = CeleryBatchPublisher(self._config.celery_broker_url, self._config.data.celery_visibility_timeout,
+                                         self._config.network_timeout, task=task, queue=queue)
         self._closers.append(publisher.close)
         return publisher
 
-    def event_publisher(self) -> CeleryEventPublisher:
-        return self._event_publisher
+    def stream_publisher(self) -> CeleryBatchPublisher:
+        """The batch publisher of this process's Kafka-based access type (`stream_tasks.PublisherPorts`)."""
+        return self._stream_publisher
 
     @cached_property
     def _dead_letters(self) -> KafkaDeadLetters:
         # the consumer and a Celery worker (which consumes no stream) agree: the cluster of the first event topic
         bootstrap = self._config.kafka_bootstrap or self._event_routes[0].bootstrap
-        producer = KafkaDeadLetters(bootstrap, self._config.event.dlq_topic, self._config.network_timeout)
+        producer = KafkaDeadLetters(bootstrap, self._config.event.dlq_topic, self._config.network_timeout,
+                                    security=cluster_security(bootstrap))
         self._closers.append(producer.close)
         return producer
 
@@ -188,7 +197,8 @@ class AdapterPorts:
         """One producer per cluster, to the real-time dead-letter topic (KAFKA_BOOTSTRAP_SERVERS if unknown)."""
         bootstrap = bootstrap or self._config.kafka_bootstrap
         if bootstrap not in self._dead_letters_by_cluster:
-            producer = KafkaDeadLetters(bootstrap, self._config.real_time.dlq_topic, self._config.network_timeout)
+            producer = KafkaDeadLetters(bootstrap, self._config.real_time.dlq_topic, self._config.network_timeout,
+                                        security=cluster_security(bootstrap))
             self._closers.append(producer.close)
             self._dead_letters_by_cluster[bootstrap] = producer
         return self._dead_letters_by_cluster[bootstrap]

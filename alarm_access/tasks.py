@@ -2,6 +2,7 @@
 
     celery -A alarm_access worker -Q celery_service,celery_service_qos,celery_service_batch --pool=prefork
     celery -A alarm_access worker -Q celery_service_access_event --pool=prefork   # event batches
+    celery -A alarm_access worker -Q celery_service_access_real_time_data          # real-time point batches
 
 Like `manage.py`, this module is an entry point: it sets Django up, builds the frozen `AccessConfig` from
 the settings once, and composes the ports. Each worker process builds its `DataWorker` lazily (after the
@@ -46,16 +47,18 @@ from alarm_access.access.data.catalog import GroupCatalog  # noqa: E402
 from alarm_access.access.data.jobs import BatchJob, PullJob  # noqa: E402
 from alarm_access.access.data.runner import PullRunner  # noqa: E402
 from alarm_access.access.data.split import BatchSplitter  # noqa: E402
-from alarm_access.access.event.tasks import EventTaskRunner  # noqa: E402
+from alarm_access.access.event.handle import EventHandler  # noqa: E402
+from alarm_access.access.real_time_data.handle import RealTimeHandler  # noqa: E402
 from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher  # noqa: E402
-from alarm_access.adapters.celery.events import RUN_EVENT_TASK  # noqa: E402
 from alarm_access.adapters.celery.retry import retry_or_requeue  # noqa: E402
+from alarm_access.adapters.celery.streams import RUN_EVENT_TASK, RUN_REAL_TIME_TASK  # noqa: E402
 from alarm_access.adapters.redis.batches import RedisBatchStore  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
 from alarm_access.health import metrics_addr  # noqa: E402
 from alarm_access.kernel.config import AccessConfig  # noqa: E402
 from alarm_access.kernel.errors import AccessError, ConfigError, InvalidRecord  # noqa: E402
+from alarm_access.stream_tasks import StreamTaskRunner  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
 
@@ -116,34 +119,47 @@ def run_access_batch_data(payload: dict[str, Any]) -> bool:
     return worker().batches.run(job)
 
 
-_event_runner: tuple[AdapterPorts, EventTaskRunner] | None = None
+#: access type → (its ports, its runner): one per worker process, built after fork on the first task
+_stream_runners: dict[str, tuple[AdapterPorts, StreamTaskRunner]] = {}
 
 
-def event_runner() -> EventTaskRunner:
-    global _event_runner  # noqa: PLW0603 - one per worker process, built after fork
-    if _event_runner is None:
+def stream_runner(access_type: str) -> StreamTaskRunner:
+    if access_type not in _stream_runners:
         ports = AdapterPorts(CONFIG)
-        _event_runner = (ports, EventTaskRunner(CONFIG, ports))
-    return _event_runner[1]
+        handler = EventHandler(CONFIG, ports) if access_type == "event" else RealTimeHandler(CONFIG, ports)
+        _stream_runners[access_type] = (ports, StreamTaskRunner(access_type, handler))
+    return _stream_runners[access_type][1]
+
+
+def run_stream_task(task: Any, access_type: str, payload: dict[str, Any]) -> int:
+    """Deliver one consumed batch (`stream_tasks`); returns its size.
+
+    A failed delivery (Redis down, a full queue, ...) is retried with a back-off up to a minute, never
+    dropped; a redelivered or retried batch writes nothing twice. A malformed payload is rejected."""
+    try:
+        return stream_runner(access_type).run(payload)
+    except InvalidRecord as exc:
+        metrics.STREAM_BATCHES.labels(access_type, "failed", "InvalidRecord").inc()
+        logger.error("%s task rejected: %s", access_type, exc)
+        return 0
+    except AccessError as exc:
+        metrics.STREAM_BATCHES.labels(access_type, "failed", type(exc).__name__).inc()
+        logger.error("%s batch not delivered, retrying: %s", access_type, exc)
+        raise retry_or_requeue(task, exc, countdown=min(2 ** task.request.retries, 60)) from exc
 
 
 @app.task(name=RUN_EVENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
           max_retries=None)
 def run_access_event(self: Any, payload: dict[str, Any]) -> int:
-    """Deliver one consumed batch of event messages (`access.event.tasks`); returns its size.
+    """Deliver one consumed batch of event messages; returns its size (see `run_stream_task`)."""
+    return run_stream_task(self, "event", payload)
 
-    A failed delivery (Redis down, a full anomaly list, ...) is retried with a back-off up to a minute,
-    never dropped; a redelivered or retried batch pushes nothing twice. A malformed payload is rejected."""
-    try:
-        return event_runner().run(payload)
-    except InvalidRecord as exc:
-        metrics.STREAM_BATCHES.labels("event", "failed", "InvalidRecord").inc()
-        logger.error("event task rejected: %s", exc)
-        return 0
-    except AccessError as exc:
-        metrics.STREAM_BATCHES.labels("event", "failed", type(exc).__name__).inc()
-        logger.error("event batch not delivered, retrying: %s", exc)
-        raise retry_or_requeue(self, exc, countdown=min(2 ** self.request.retries, 60)) from exc
+
+@app.task(name=RUN_REAL_TIME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
+          max_retries=None)
+def run_access_real_time_data(self: Any, payload: dict[str, Any]) -> int:
+    """Deliver one consumed batch of real-time points; returns its size (see `run_stream_task`)."""
+    return run_stream_task(self, "real_time_data", payload)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]
@@ -171,8 +187,8 @@ def _close(pid: int | None = None, **_: Any) -> None:
     try:
         if _worker is not None:
             _worker.ports.close()
-        if _event_runner is not None:
-            _event_runner[0].close()
+        for ports, _runner in _stream_runners.values():
+            ports.close()
     finally:
         if MULTIPROCESS_DIR is not None:
             worker_metrics.mark_process_dead(MULTIPROCESS_DIR, pid or os.getpid())

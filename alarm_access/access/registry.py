@@ -46,7 +46,7 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
     AccessType.REAL_TIME_DATA: HandlerSpec(
         "consume metric points of real-time strategies from Kafka and push records to detect",
         build=build_real_time_service,
-        dispatchers=frozenset({HandlerType.PROCESS}),
+        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
     ),
     AccessType.EVENT: HandlerSpec(
         "consume agent/system events from Kafka and push anomalies",

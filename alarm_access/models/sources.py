@@ -13,15 +13,39 @@ from __future__ import annotations
 
 from django.db import models
 
+#: the values `alarm_access.adapters.kafka.security` accepts (its tests check they agree)
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
 
 class KafkaTopic(models.Model):
-    """Where the points or events of one data id are published."""
+    """Where the points or events of one data id are published, and how its cluster is reached.
+
+    The security fields are optional: an empty one falls back to the environment (`KAFKA_<CLUSTER>_*`, then
+    `KAFKA_*`; precedence in `alarm_access.adapters.kafka.security`). Rows of one cluster should agree.
+    """
 
     data_id = models.BigIntegerField(unique=True)
     cluster_name = models.CharField(max_length=128)
     bootstrap_servers = models.CharField(max_length=1024, help_text="comma-separated host:port list")
     topic = models.CharField(max_length=255)
     group_suffix = models.CharField(max_length=128, blank=True, default="")
+    security_protocol = models.CharField(max_length=16, null=True, blank=True,
+                                         choices=[(p, p) for p in KAFKA_SECURITY_PROTOCOLS],
+                                         help_text="empty: KAFKA_<CLUSTER>_SECURITY_PROTOCOL, KAFKA_SECURITY_PROTOCOL "
+                                                   "or PLAINTEXT")
+    sasl_mechanism = models.CharField(max_length=16, null=True, blank=True,
+                                      choices=[(m, m) for m in KAFKA_SASL_MECHANISMS],
+                                      help_text="SASL protocols only; empty: from the environment, else PLAIN")
+    sasl_username = models.CharField(max_length=255, null=True, blank=True)
+    sasl_password = models.CharField(max_length=255, null=True, blank=True,
+                                     help_text="stored in clear: prefer KAFKA_<CLUSTER>_SASL_PASSWORD")
+    ssl_ca_location = models.CharField(max_length=1024, null=True, blank=True, help_text="CA bundle file (PEM)")
+    ssl_certificate_location = models.CharField(max_length=1024, null=True, blank=True,
+                                                help_text="client certificate file (PEM), with ssl_key_location")
+    ssl_key_location = models.CharField(max_length=1024, null=True, blank=True,
+                                        help_text="client private key file (PEM); its password: "
+                                                  "KAFKA_<CLUSTER>_SSL_KEY_PASSWORD")
 
     class Meta:
         ordering = ("data_id",)

@@ -3,7 +3,8 @@
 Points produced for two real-time strategies (two result tables, two topics) arrive as records in detect's
 queues with the record ids of the original's rule (md5 of the table's dimension values + `.time`); a point of
 another business, a malformed message and a point of an unknown host do not; two processes share the
-partitions and, after `kill -9` of one, every produced point's record id is in the queues exactly once.
+partitions and, after `kill -9` of one, every produced point's record id is in the queues exactly once; with
+`-H celery` the consumed batches are delivered by a real worker.
 `REAL_TIME_E2E_POINTS` sets the size of the kill test's stream (default 3000).
 """
 
@@ -23,9 +24,12 @@ from typing import Any
 import pytest
 import redis
 
+from alarm_access.adapters.celery.streams import REAL_TIME_QUEUE
 from alarm_access.kernel.hashing import count_md5
 from tests.services.access_env import AccessEnv, access_env, stop
+from tests.services.celery_worker import start_worker
 from tests.services.kafka import create_topics, kafka, produce, read_topic
+from tests.services.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 __all__ = ["kafka"]
@@ -194,3 +198,24 @@ def test_two_processes_share_the_partitions_and_a_kill_loses_and_doubles_nothing
     ids = Counter(json.loads(line)["record_id"] for line in world.redis.lrange(key, 0, -1))
     expected = {record_id(m, CPU_DIMS) for m in messages}
     assert set(ids) == expected and max(ids.values()) == 1
+
+
+def test_celery_workers_deliver_the_consumed_batches(world: RealTimeWorld, private_redis: RedisServer,
+                                                     tmp_path: Path) -> None:
+    at = int(time.time()) - 5
+    cpu = [point(at + i, f"10.0.0.{1 + i % 2}", {"usage": float(i)}) for i in range(40)]
+    produce(world.bootstrap, world.topics["cpu"], [*cpu, b"[1, 2]"])
+    world.env.env["CELERY_BROKER_URL"] = private_redis.url
+    worker = start_worker(world.env.env, tmp_path, "rt", private_redis.url, queues=(REAL_TIME_QUEUE,))
+    consumer = world.env.spawn("run_access", "-H", "celery", "--access-type", "real_time_data")
+    try:
+        world.wait(lambda: len(world.records(31)) >= len(cpu), what="every point through the worker")
+        world.wait_stable(lambda: len(world.records(31)))
+        dead = read_topic(world.bootstrap, world.dlq, expected=1)
+    finally:
+        assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
+        worker.stop()
+    assert sorted(r["record_id"] for r in world.records(31)) == sorted(record_id(m, CPU_DIMS) for m in cpu)
+    assert [m.value for m in dead] == [b"[1, 2]"]
+    # the consumer only published; the worker ran the pipeline
+    assert "real-time batch pushed" not in world.env.log() and "real-time batch pushed" in worker.log()

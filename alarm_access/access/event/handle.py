@@ -1,7 +1,7 @@
 """Delivering a batch of event messages in this process: anomalies pushed, bad messages dead-lettered.
 
 `EventHandler` is what `-H process` runs inline in the consumer and what a `-H celery` worker runs per task
-(`access.event.tasks`), so both modes execute one code path. Its contract:
+(`stream_tasks`), so both modes execute one code path. Its contract:
 - `refresh(now)` re-reads the strategies and hosts when `refresh_interval` passed (first call: at once);
   a failed refresh keeps the previous routing and returns False;
 - `deliver(messages)` parses, fans out and standardizes every message (one bad message costs only itself),

@@ -21,12 +21,13 @@ from typing import cast
 
 from alarm_access.access.real_time_data.handle import ACCESS_TYPE, RealTimeHandler
 from alarm_access.access.real_time_data.ports import RealTimePorts
-from alarm_access.kernel.config import AccessConfig
+from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.ports import Ports
 from alarm_access.kernel.stream import MessageStream
 from alarm_access.logs import ctx
 from alarm_access.runtime import LoopLimits, LoopService, Service
-from alarm_access.streaming import Polling, StreamAccess
+from alarm_access.stream_tasks import PublisherPorts, PublishingDelivery
+from alarm_access.streaming import Delivery, Polling, StreamAccess
 
 logger = logging.getLogger("alarm_access.access.real_time_data")
 
@@ -67,13 +68,16 @@ class Subscriptions:
 
 
 def build_real_time_service(config: AccessConfig, ports: Ports) -> Service:
-    """The supervised `real_time_data` service. `ports` must implement `RealTimePorts` (and the Celery
-    publisher port for `-H celery`); bootstrap's `AdapterPorts` does."""
+    """The supervised `real_time_data` service. `ports` must implement `RealTimePorts` (and `PublisherPorts`
+    for `-H celery`); bootstrap's `AdapterPorts` does."""
     real_time_ports = cast("RealTimePorts", ports)
     handler = RealTimeHandler(config, real_time_ports)
     subscriptions = Subscriptions(real_time_ports, handler)
+    delivery: Delivery = handler
+    if config.handler_type == HandlerType.CELERY:
+        delivery = PublishingDelivery(ACCESS_TYPE, cast("PublisherPorts", ports).stream_publisher(), routing=handler)
     settings = config.real_time
-    access = StreamAccess(ACCESS_TYPE, subscriptions.streams, handler,
+    access = StreamAccess(ACCESS_TYPE, subscriptions.streams, delivery,
                           Polling(settings.batch_size, settings.poll_timeout), subscriptions.close)
     limits = LoopLimits(once=config.once, max_cycles=config.max_cycles, max_uptime=config.max_uptime,
                         min_interval=0.0)

@@ -10,6 +10,11 @@ must not move back the new owner's position.
 Failures: every call is bounded (`consume` by its timeout, the metadata probe and socket operations by
 `timeout`). librdkafka retries a lost broker by itself and reports it through `error_cb`; once every broker
 is down, `poll` probes the cluster and raises `SourceUnavailable` naming it until it answers again.
+
+Security: `security` (`adapters.kafka.security.KafkaSecurity`, PLAINTEXT by default) is merged into the client
+config, under `options`. Log lines name the bootstrap, group and topics only, never the config; librdkafka's
+own config dump (`debug=conf`) redacts `sasl.password` and `ssl.key.password` itself. A config the client
+refuses (a missing certificate file, a bad option) raises `ConfigError` naming the cluster.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.adapters.kafka.security import PLAINTEXT, KafkaSecurity
+from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.kernel.stream import StreamMessage
 from alarm_access.logs import ctx
 
@@ -43,6 +49,7 @@ class KafkaStream:
         commit_every_messages: int,
         commit_every_seconds: float,
         join_timeout: float,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
         self._topics = dict(topics)
@@ -73,9 +80,15 @@ class KafkaStream:
             "log_level": 2,
             "reconnect.backoff.ms": 500,
             "reconnect.backoff.max.ms": 10000,
+            **security.librdkafka_config(),
             **options,
         }
-        self._consumer = Consumer(config)
+        try:
+            self._consumer = Consumer(config)
+        except KafkaException as exc:
+            where = security.label if security.bootstrap else f"kafka cluster {bootstrap}"
+            raise ConfigError(f"{where}: kafka consumer refused its config: "
+                              f"{security.scrub(str(exc))}") from None
         self._consumer.subscribe(list(self._topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
         logger.info("kafka consumer subscribed", extra=ctx(bootstrap=bootstrap, group=group_id,

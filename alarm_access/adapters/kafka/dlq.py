@@ -4,6 +4,9 @@ Each copy keeps the original value and carries headers `x-error-reason`, `x-erro
 `x-original-partition`, `x-original-offset`, `x-data-id`; its key is `topic/partition/offset`, so a copy
 produced twice (a batch replayed after a crash) is recognisable. `flush` must succeed before the offsets
 of the batch are committed: a bad message is never committed without being dead-lettered.
+
+`security` (`adapters.kafka.security.KafkaSecurity`, PLAINTEXT by default) is merged into the producer config;
+nothing here logs the config. A config the client refuses raises `ConfigError` naming the cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.adapters.kafka.security import PLAINTEXT, KafkaSecurity
+from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.kernel.stream import StreamMessage
 
 logger = logging.getLogger("alarm_access.access.event.dlq")
@@ -23,18 +27,24 @@ MAX_ERROR_TEXT = 2000
 
 
 class KafkaDeadLetters:
-    def __init__(self, bootstrap: str, topic: str, timeout: float) -> None:
+    def __init__(self, bootstrap: str, topic: str, timeout: float, security: KafkaSecurity = PLAINTEXT) -> None:
         self.topic = topic
         self._timeout = timeout
         self._failures: list[str] = []
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "socket.timeout.ms": int(max(timeout, 1.0) * 1000),
-            "message.timeout.ms": int(max(timeout * 3, 5.0) * 1000),
-        })
+        try:
+            self._producer = Producer({
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "socket.timeout.ms": int(max(timeout, 1.0) * 1000),
+                "message.timeout.ms": int(max(timeout * 3, 5.0) * 1000),
+                **security.librdkafka_config(),
+            })
+        except KafkaException as exc:
+            where = security.label if security.bootstrap else f"kafka cluster {bootstrap}"
+            raise ConfigError(f"{where}: dead-letter producer refused its config: "
+                              f"{security.scrub(str(exc))}") from None
 
     def _on_delivery(self, error: KafkaError | None, _message: Any) -> None:
         if error is not None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from alarm_access.access.event.tasks import batch_task_id, decode_batch, encode_batch
 from alarm_access.kernel.errors import InvalidRecord
 from alarm_access.kernel.stream import StreamMessage
+from alarm_access.stream_tasks import batch_task_id, decode_batch, encode_batch
 
 MESSAGES = [
     StreamMessage("gse-base", 3, 17, '{"value": "磁盘"}'.encode(), 1000),
@@ -27,7 +27,7 @@ def test_round_trip_through_json_keeps_every_value_byte_for_byte() -> None:
 
 
 def test_task_id_names_the_first_message_and_the_size() -> None:
-    assert batch_task_id(MESSAGES) == "access.event.gse-base.3.17+4"
+    assert batch_task_id("event", MESSAGES) == "access.event.gse-base.3.17+4"
 
 
 @pytest.mark.parametrize("payload", [

@@ -1,14 +1,14 @@
-"""`-H celery` for event access: consumed batches travel as Celery tasks to workers that deliver them.
+"""`-H celery` for the Kafka-based access types: a consumed batch travels as ONE Celery task to the workers.
 
-Consumer side (`CeleryDelivery`): a consumed batch becomes ONE task payload (`encode_batch`) handed to the
+Consumer side (`PublishingDelivery`): the batch becomes one task payload (`encode_batch`) handed to the
 `BatchPublisher` port, which returns only once the broker accepted the message durably (RabbitMQ publisher
 confirm; Redis LPUSH reply) and raises `SourceUnavailable` otherwise. Only then does the consumer mark the
 batch done, so a Kafka offset is never committed for a batch that is not queued; a batch that could not be
-published is held and republished (the consumer's hold/pause path).
+published is held and republished (the `streaming` hold/pause path).
 
-Worker side (`EventTaskRunner.run`): decode the payload and run `EventHandler.deliver`, the code `-H process`
-runs inline. A task delivered twice (a worker killed after its push, a consumer replay after a crash) pushes
-nothing twice: the push skips anomaly ids it already delivered, inside its transaction.
+Worker side (`StreamTaskRunner.run`): decode the payload and run the access type's handler `deliver`, the code
+`-H process` runs inline. A task delivered twice (a worker killed after its push, a consumer replay after a
+crash) writes nothing twice: the handlers' pushes are idempotent inside their transactions.
 
 Payload (JSON only): `{"messages": [[topic, partition, offset, data_id, value], ...]}` where `value` is the
 message text when it is UTF-8, `{"base64": "..."}` when it is not, and null for an empty (tombstone) value.
@@ -22,21 +22,15 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from alarm_access.access.event.handle import EventHandler
-from alarm_access.access.event.ports import EventPorts
-from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import InvalidRecord, SourceUnavailable
 from alarm_access.kernel.stream import StreamMessage
+from alarm_access.streaming import Delivery
 
 
 class BatchPublisher(Protocol):
     def publish(self, payload: dict[str, Any], task_id: str) -> None:
-        """Queue one event task; return once the broker accepted it, else raise `SourceUnavailable`."""
+        """Queue one batch task; return once the broker accepted it, else raise `SourceUnavailable`."""
         ...
-
-
-class EventCeleryPorts(EventPorts, Protocol):
-    def event_publisher(self) -> BatchPublisher: ...
 
 
 def _encode_value(value: bytes | None) -> str | dict[str, str] | None:
@@ -76,33 +70,45 @@ def decode_batch(payload: Any) -> list[StreamMessage]:
     return messages
 
 
-def batch_task_id(messages: Sequence[StreamMessage]) -> str:
+def batch_task_id(access_type: str, messages: Sequence[StreamMessage]) -> str:
     """Names the batch by its first message: a batch republished after a failed publish keeps its id."""
     first = messages[0]
-    return f"access.event.{first.topic}.{first.partition}.{first.offset}+{len(messages)}"
+    return f"access.{access_type}.{first.topic}.{first.partition}.{first.offset}+{len(messages)}"
 
 
-class CeleryDelivery:
-    """The consumer's delivery under `-H celery`: publish, nothing to load (workers load their strategies)."""
+class PublisherPorts(Protocol):
+    def stream_publisher(self) -> BatchPublisher:
+        """The publisher of this access type's batch tasks; `ConfigError` without CELERY_BROKER_URL."""
+        ...
 
-    ready = True
 
-    def __init__(self, publisher: BatchPublisher) -> None:
+class PublishingDelivery:
+    """The consumer's delivery under `-H celery`: publish each batch. `routing` is the handler whose state the
+    consumer itself needs (`real_time_data` subscribes by its routes); None when routing happens only in the
+    workers (`event`)."""
+
+    def __init__(self, access_type: str, publisher: BatchPublisher, routing: Delivery | None = None) -> None:
+        self._access_type = access_type
         self._publisher = publisher
+        self._routing = routing
+
+    @property
+    def ready(self) -> bool:
+        return self._routing is None or self._routing.ready
 
     def refresh(self, now: float) -> bool:
-        """Nothing to refresh: routing happens in the workers."""
-        return True
+        return self._routing is None or self._routing.refresh(now)
 
     def deliver(self, messages: Sequence[StreamMessage]) -> None:
-        self._publisher.publish(encode_batch(messages), batch_task_id(messages))
+        self._publisher.publish(encode_batch(messages), batch_task_id(self._access_type, messages))
 
 
-class EventTaskRunner:
-    """What one worker process runs per event task (built once per process, after the fork)."""
+class StreamTaskRunner:
+    """What one worker process runs per batch task (built once per process, after the fork)."""
 
-    def __init__(self, config: AccessConfig, ports: EventPorts) -> None:
-        self._handler = EventHandler(config, ports)
+    def __init__(self, access_type: str, handler: Delivery) -> None:
+        self._access_type = access_type
+        self._handler = handler
 
     def run(self, payload: Any) -> int:
         """Deliver the payload's batch; returns its size. `InvalidRecord` for a payload that can never be
@@ -110,6 +116,6 @@ class EventTaskRunner:
         messages = decode_batch(payload)
         self._handler.refresh(time.time())
         if not self._handler.ready:
-            raise SourceUnavailable("event strategies could not be loaded; the task will be retried")
+            raise SourceUnavailable(f"{self._access_type} strategies could not be loaded; the task will be retried")
         self._handler.deliver(messages)
         return len(messages)

@@ -1,6 +1,8 @@
-"""`-H celery` for event access, broker side: publishes batch tasks and waits for the broker to accept them.
+"""`-H celery` for the Kafka-based access types, broker side: publishes batch tasks and waits for the broker to
+accept them.
 
-`CeleryEventPublisher.publish` sends task `RUN_EVENT_TASK` to queue `EVENT_QUEUE` (JSON) and returns only
+`CeleryBatchPublisher.publish` sends its task (`RUN_EVENT_TASK` to `EVENT_QUEUE`, `RUN_REAL_TIME_TASK` to
+`REAL_TIME_QUEUE`) as JSON and returns only
 once the broker took it: on RabbitMQ the channel is in confirm mode (`confirm_publish`), so the publish
 waits for the broker's ack of the persistent message on the durable queue; on Redis the LPUSH reply is the
 acceptance (durability is then Redis' own persistence setting). Anything else raises `SourceUnavailable`,
@@ -10,24 +12,27 @@ wait on the broker is bounded by `timeout`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from alarm_access import metrics
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.kernel.errors import SourceUnavailable
 
-logger = logging.getLogger("alarm_access.access.event")
-
 #: the queue and task of event batches (`celery -A alarm_access worker -Q celery_service_access_event`)
 EVENT_QUEUE = "celery_service_access_event"
 RUN_EVENT_TASK = "alarm_access.run_access_event"
+#: the queue and task of real-time point batches (`-Q celery_service_access_real_time_data`)
+REAL_TIME_QUEUE = "celery_service_access_real_time_data"
+RUN_REAL_TIME_TASK = "alarm_access.run_access_real_time_data"
+#: access type → (task, queue) of its batches
+STREAM_TASKS = {"event": (RUN_EVENT_TASK, EVENT_QUEUE), "real_time_data": (RUN_REAL_TIME_TASK, REAL_TIME_QUEUE)}
 
 
-class CeleryEventPublisher:
-    """Implements `access.event.tasks.BatchPublisher`."""
+class CeleryBatchPublisher:
+    """Implements `stream_tasks.BatchPublisher` for one task and queue."""
 
-    def __init__(self, broker_url: str, visibility_timeout: int, timeout: float) -> None:
+    def __init__(self, broker_url: str, visibility_timeout: int, timeout: float, *, task: str, queue: str) -> None:
+        self._task, self._queue = task, queue
         self._app = make_celery_app(broker_url, visibility_timeout)
         # every wait on the broker is bounded: RabbitMQ reads/writes (the confirm included), Redis sockets
         self._app.conf.broker_connection_timeout = timeout
@@ -39,11 +44,11 @@ class CeleryEventPublisher:
 
     def publish(self, payload: dict[str, Any], task_id: str) -> None:
         try:
-            self._app.send_task(RUN_EVENT_TASK, args=[payload], queue=EVENT_QUEUE, task_id=task_id)
+            self._app.send_task(self._task, args=[payload], queue=self._queue, task_id=task_id)
         except Exception as exc:  # kombu raises transport-specific types; all mean "not queued"
-            metrics.TASKS_PUBLISHED.labels(EVENT_QUEUE, "failed").inc()
-            raise SourceUnavailable(f"event task {task_id} not queued: {type(exc).__name__}: {exc}") from exc
-        metrics.TASKS_PUBLISHED.labels(EVENT_QUEUE, "published").inc()
+            metrics.TASKS_PUBLISHED.labels(self._queue, "failed").inc()
+            raise SourceUnavailable(f"task {task_id} not queued: {type(exc).__name__}: {exc}") from exc
+        metrics.TASKS_PUBLISHED.labels(self._queue, "published").inc()
 
     def close(self) -> None:
         self._app.close()
