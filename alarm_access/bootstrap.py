@@ -138,7 +138,7 @@ class AdapterPorts:
         return KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
                            options=options, commit_every_messages=settings.commit_every_messages,
                            commit_every_seconds=settings.commit_every_seconds, join_timeout=settings.join_timeout,
-                           security=cluster_security(bootstrap))
+                           access_type=access_type, security=cluster_security(bootstrap))
 
     @cached_property
     def _event_routes(self) -> list[TopicRoute]:

@@ -121,6 +121,16 @@ STREAM_BATCH_TIME = Histogram(
     "alarm_access_stream_batch_duration_seconds", "Time to process and deliver one consumed batch.",
     ["access_type"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+STREAM_LAG = Gauge(
+    "alarm_access_stream_consumer_lag_messages", "Messages not yet committed per assigned partition (the fetch's "
+    "high watermark minus the committed offset), as this consumer sees it.",
+    ["access_type", "topic", "partition"], multiprocess_mode="livemax", registry=REGISTRY,
+)
+STREAM_REBALANCES = Counter(
+    "alarm_access_stream_rebalances", "Partition assignment changes seen by the consumers, by kind "
+    "(assigned, revoked, lost).",
+    ["access_type", "kind"], registry=REGISTRY,
+)
 STREAM_BATCHES = Counter(
     "alarm_access_stream_batches", "Consumed batches of the Kafka-based access types, by status and exception class.",
     ["access_type", "status", "exception"], registry=REGISTRY,

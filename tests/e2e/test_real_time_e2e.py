@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -28,8 +29,10 @@ from alarm_access.adapters.celery.streams import REAL_TIME_QUEUE
 from alarm_access.kernel.hashing import count_md5
 from tests.services.access_env import AccessEnv, access_env, stop
 from tests.services.celery_worker import start_worker
+from tests.services.exposition import sample
 from tests.services.kafka import create_topics, kafka, produce, read_topic
 from tests.services.redis_server import RedisServer
+from tests.services.victoria import free_port
 
 pytestmark = pytest.mark.integration
 __all__ = ["kafka"]
@@ -145,11 +148,21 @@ def test_points_of_two_strategies_become_records_with_the_original_ids(world: Re
                point(at, "10.9.9.9", {"usage": 1})]  # unknown host: dropped by the host filter
     produce(world.bootstrap, world.topics["cpu"], [*cpu, *dropped, b"{not json"])
     produce(world.bootstrap, world.topics["disk"], disk)
-    process = world.env.spawn("run_access", "--access-type", "real_time_data")
+    port = free_port()
+    process = world.env.spawn("run_access", "--access-type", "real_time_data", "--metrics-port", str(port))
+    lag = ('alarm_access_stream_consumer_lag_messages{access_type="real_time_data",partition="0",'
+           f'topic="{world.topics["cpu"]}"}}')
+
+    def scrape() -> str:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
     try:
         world.wait(lambda: len(world.records(31)) >= 2 and len(world.records(32)) >= 1, what="both strategies")
         world.wait_stable(lambda: (len(world.records(31)), len(world.records(32))))
         dead = read_topic(world.bootstrap, world.dlq, expected=1)
+        # lag is the fetch's high watermark minus the committed offset: 0 once the batch was committed
+        world.wait(lambda: sample(scrape(), lag) == 0, what="consumer lag 0 after the commit")
+        exposition = scrape()
     finally:
         assert stop(process, signal.SIGTERM) == 0, world.env.log()
     cpu_records = sorted(world.records(31), key=lambda r: r["time"])
@@ -163,6 +176,13 @@ def test_points_of_two_strategies_become_records_with_the_original_ids(world: Re
     assert world.records(33) == []  # business 3 has the strategy, but no point of business 3 was produced
     assert [m.value for m in dead] == [b"{not json"]
     assert "real-time batch pushed" in world.env.log()
+    routed = 'alarm_access_stream_messages_total{access_type="real_time_data",status="%s"}'
+    assert sample(exposition, routed % "invalid") == 1 and sample(exposition, routed % "unrouted") == 1
+    assert sample(exposition, routed % "routed") == 4  # 2 cpu + 1 disk + the unknown host (dropped later)
+    assert (sample(exposition, 'alarm_access_records_dropped_total{access_type="real_time_data",reason="unknown_host"}')
+            == 1)
+    assert (sample(exposition, 'alarm_access_stream_rebalances_total{access_type="real_time_data",kind="assigned"}')
+            or 0) >= 1
 
 
 def test_two_processes_share_the_partitions_and_a_kill_loses_and_doubles_nothing(

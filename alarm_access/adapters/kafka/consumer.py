@@ -26,6 +26,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from alarm_access import metrics
+from alarm_access.adapters.kafka.lag import LagObserver
 from alarm_access.adapters.kafka.security import PLAINTEXT, KafkaSecurity
 from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.kernel.stream import StreamMessage
@@ -49,9 +51,14 @@ class KafkaStream:
         commit_every_messages: int,
         commit_every_seconds: float,
         join_timeout: float,
+        access_type: str,
         security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
+        self._access_type = access_type
+        self._lag = LagObserver(access_type)
+        #: the last committed offset per partition: `done` never moves a partition back behind it
+        self._committed: dict[Partition, int] = {}
         self._topics = dict(topics)
         self._timeout = timeout
         self._commit_every = (max(commit_every_messages, 1), commit_every_seconds)
@@ -97,6 +104,7 @@ class KafkaStream:
     # --- rebalance and error callbacks (run inside consume) -------------------------------------------------
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
         self._assigned.update((p.topic, p.partition) for p in partitions)
+        metrics.STREAM_REBALANCES.labels(self._access_type, "assigned").inc()
         logger.info("kafka consumer assigned partitions", extra=ctx(
             added=",".join(f"{p.topic}/{p.partition}" for p in partitions) or "-", total=len(self._assigned)))
         if self._paused and partitions:
@@ -104,6 +112,7 @@ class KafkaStream:
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
+        metrics.STREAM_REBALANCES.labels(self._access_type, "revoked").inc()
         try:
             self._commit(revoked)
         except SourceUnavailable as exc:
@@ -114,6 +123,7 @@ class KafkaStream:
 
     def _on_lost(self, _consumer: Any, partitions: list[Any]) -> None:
         lost = {(p.topic, p.partition) for p in partitions}
+        metrics.STREAM_REBALANCES.labels(self._access_type, "lost").inc()
         self._forget(lost)
         logger.warning("kafka consumer lost partitions; uncommitted messages will be replayed",
                        extra=ctx(lost=",".join(f"{t}/{p}" for t, p in sorted(lost))))
@@ -122,6 +132,7 @@ class KafkaStream:
         self._assigned -= partitions
         for key in partitions:
             self._done.pop(key, None)
+            self._committed.pop(key, None)
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN or error.fatal():
@@ -156,6 +167,7 @@ class KafkaStream:
             logger.warning("no partition assigned yet; the group join is taking longer than the join timeout",
                            extra=ctx(bootstrap=self.bootstrap))
             self._join_deadline = time.monotonic() + 60
+        self._lag.observe(self._consumer, self._assigned, self._committed)
         return messages
 
     def _probe(self) -> None:
@@ -168,7 +180,8 @@ class KafkaStream:
     def done(self, messages: Iterable[StreamMessage]) -> None:
         for message in messages:
             key = (message.topic, message.partition)
-            if key in self._assigned and message.offset + 1 > self._done.get(key, -1):
+            if key in self._assigned and message.offset + 1 > max(self._done.get(key, -1),
+                                                                  self._committed.get(key, -1)):
                 self._done[key] = message.offset + 1
                 self._uncommitted += 1
 
@@ -188,6 +201,7 @@ class KafkaStream:
         except KafkaException as exc:
             raise SourceUnavailable(f"kafka commit to {self.bootstrap} failed: {exc}") from exc
         for tp in offsets:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
             if self._done.get((tp.topic, tp.partition)) == tp.offset:
                 del self._done[(tp.topic, tp.partition)]
         if partitions is None:
@@ -213,4 +227,5 @@ class KafkaStream:
         except SourceUnavailable as exc:
             logger.warning("final commit failed; uncommitted messages will be replayed: %s", exc)
         finally:
+            self._lag.forget()
             self._consumer.close()

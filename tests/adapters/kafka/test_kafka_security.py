@@ -260,6 +260,7 @@ def test_a_real_sasl_ssl_consumer_logs_no_password(caplog: pytest.LogCaptureFixt
     # debug: librdkafka dumps its whole client config (and every security step) through our logger
     options: dict[str, Any] = {"debug": "conf,security,broker", "log_level": 7} if librdkafka_debug else {}
     stream = KafkaStream(bootstrap=UNREACHABLE, group_id="security-test", topics={"events": 1000}, timeout=1.0,
+                         access_type="event",
                          options=options, commit_every_messages=1, commit_every_seconds=1.0, join_timeout=0.0,
                          security=security)
     try:
@@ -296,7 +297,8 @@ def test_a_config_the_client_refuses_is_a_config_error_naming_the_cluster(client
     with pytest.raises(ConfigError) as raised:
         if client == "consumer":
             KafkaStream(bootstrap=UNREACHABLE, group_id="g", topics={"t": 1}, timeout=1.0, options={},
-                        commit_every_messages=1, commit_every_seconds=1.0, join_timeout=1.0, security=security)
+                        access_type="event", commit_every_messages=1, commit_every_seconds=1.0, join_timeout=1.0,
+                        security=security)
         else:
             KafkaDeadLetters(UNREACHABLE, "dlq", timeout=0.5, security=security)
     message = str(raised.value)

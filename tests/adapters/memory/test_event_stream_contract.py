@@ -135,6 +135,7 @@ class KafkaWorld:
     def _stream(self, bootstrap: str, topic: str, group: str, *, every_messages: int, every_seconds: float,
                 timeout: float = 5.0) -> KafkaStream:
         stream = KafkaStream(bootstrap=bootstrap, group_id=group, topics={topic: DATA_ID}, timeout=timeout,
+                             access_type="event",
                                   options={"auto.offset.reset": "earliest", **FAST_GROUP},
                                   commit_every_messages=every_messages, commit_every_seconds=every_seconds,
                                   join_timeout=30)
