@@ -19,6 +19,7 @@ from alarm_access.access.data.preview import preview_data
 from alarm_access.access.data.service import build_data_service
 from alarm_access.access.event.preview import preview_event
 from alarm_access.access.event.service import build_event_service
+from alarm_access.access.real_time_data.preview import preview_real_time
 from alarm_access.access.real_time_data.service import build_real_time_service
 from alarm_access.formats.preview import Previewer
 from alarm_access.kernel.config import AccessConfig, AccessType, HandlerType
@@ -47,6 +48,7 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
         "consume metric points of real-time strategies from Kafka and push records to detect",
         build=build_real_time_service,
         dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
+        preview=preview_real_time,
     ),
     AccessType.EVENT: HandlerSpec(
         "consume agent/system events from Kafka and push anomalies",

@@ -102,8 +102,10 @@ class RealTimeHandler:
         pushed, drops = 0, Counter[str]()
         for group, group_points in points.values():
             times = {p["time"] for p in group_points}
+            # the pipeline walks points newest-first (the data path's order); reversed, it walks them in message
+            # order, so detect reads a batch's records in the order they were produced, as the original's did
             result = pipeline.run(
-                group, group_points, now=now, topology_index=self._topology,
+                group, group_points[::-1], now=now, topology_index=self._topology,
                 seen_record_ids=sink.read_seen(group, times),
                 priority_state=sink.read_priority(priority_group_keys(group)),
                 settings=self._pipeline, access_time=time.time())
