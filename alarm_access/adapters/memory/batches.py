@@ -19,7 +19,7 @@ from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut, RoundState
 from alarm_access.adapters.memory.data import MemoryRecordSink
 from alarm_access.adapters.memory.expiry import ExpiringDict
 from alarm_access.adapters.memory.guards import MemoryGuards
-from alarm_access.kernel.errors import AccessError, Backpressure, SourceUnavailable
+from alarm_access.kernel.errors import AccessError, SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.records.anomaly import AnomalyWrites
 from alarm_access.records.result import PullResult
@@ -197,29 +197,10 @@ class MemoryBatchSink(MemoryRecordSink):
         if self.fail_next_deliver is not None:
             failure, self.fail_next_deliver = self.fail_next_deliver, None
             raise failure
-        for kind, queues, items in (("data", self.data, result.data), ("nodata", self.nodata, result.nodata)):
-            for strategy_id, item_id in items:
-                length = len(queues.get((strategy_id, item_id), ()))
-                if length > self.max_queue_length:
-                    raise Backpressure(f"access.{kind}.{strategy_id}.{item_id} holds {length} records "
-                                       f"(limit {self.max_queue_length})")
+        self._check_capacity(result)
         if not self.store.payload_exists(batch):
             raise FencedOut(f"group {fence.group_key}: batch payload {batch.task_id} already consumed or expired")
         self._check_fence(fence, checkpoint)
         # From here on nothing can fail.
-        for item, records in result.data.items():
-            self.data.setdefault(item, []).extend(records)
-        for item, records in result.nodata.items():
-            self.nodata.setdefault(item, []).extend(records)
-        for write in result.priority_writes:
-            fields = self.priority.setdefault(write.group_key, {})
-            fields.update(write.updates)
-            for name in write.deletions:
-                fields.pop(name, None)
-        self.signal.extend(result.signal)
-        for bucket, record_ids in result.dedupe_additions.items():
-            if record_ids:
-                self.seen.setdefault((group.key, bucket), set()).update(record_ids)
-        self.noise.extend(result.noise_writes)
-        self.deliveries += 1
+        self._write(result, group)
         self.store.count_delivered(batch, sum(len(records) for records in result.data.values()))

@@ -164,15 +164,28 @@ class MemoryRecordSink:
         if self.fail_next_deliver is not None:
             failure, self.fail_next_deliver = self.fail_next_deliver, None
             raise failure
-        for name, queues in (("data", self.data), ("nodata", self.nodata)):
-            for strategy_id, item_id in (result.data if name == "data" else result.nodata):
+        self._check_capacity(result)
+        if fence is not None:
+            checkpoint = self._check_fence(fence, checkpoint)
+        # From here on nothing can fail: the delivery is written entirely.
+        self._write(result, group)
+        if checkpoint > 0:
+            self.checkpoints[group.key] = checkpoint
+        self.heartbeats[group.key] = now
+        if fence is not None:
+            self.slots_done[group.key] = fence.slot
+
+    def _check_capacity(self, result: PullResult) -> None:
+        """`Backpressure` naming the first destination list over `max_queue_length` (nothing written)."""
+        for name, queues, items in (("data", self.data, result.data), ("nodata", self.nodata, result.nodata)):
+            for strategy_id, item_id in items:
                 length = len(queues.get((strategy_id, item_id), ()))
                 if length > self.max_queue_length:
                     raise Backpressure(f"access.{name}.{strategy_id}.{item_id} holds {length} records "
                                        f"(limit {self.max_queue_length})")
-        if fence is not None:
-            checkpoint = self._check_fence(fence, checkpoint)
-        # From here on nothing can fail: the delivery is written entirely.
+
+    def _write(self, result: PullResult, group: StrategyGroup) -> None:
+        """Apply what every delivery writes: records, priority, signal, dedupe state, noise counts."""
         for item, records in result.data.items():
             self.data.setdefault(item, []).extend(records)
         for item, records in result.nodata.items():
@@ -186,11 +199,6 @@ class MemoryRecordSink:
         for time, record_ids in result.dedupe_additions.items():
             if record_ids:
                 self.seen.setdefault((group.key, time), set()).update(record_ids)
-        if checkpoint > 0:
-            self.checkpoints[group.key] = checkpoint
-        self.heartbeats[group.key] = now
-        if fence is not None:
-            self.slots_done[group.key] = fence.slot
         self.noise.extend(result.noise_writes)
         self.deliveries += 1
 
