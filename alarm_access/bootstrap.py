@@ -7,7 +7,9 @@ them in reverse order of creation (clients first, the embedded Redis server last
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from functools import cached_property
 from typing import Any
@@ -34,6 +36,7 @@ from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.adapters.redis.locks import RedisGuards
+from alarm_access.adapters.redis.membership import RedisMembership
 from alarm_access.adapters.redis.sink import RedisSink
 from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
@@ -41,6 +44,7 @@ from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.settings import ConsumerSettings
 from alarm_access.kernel.stream import MessageStream
+from alarm_access.ring.membership import RingMember
 from alarm_access.runtime import Service
 
 logger = logging.getLogger("alarm_access.bootstrap")
@@ -205,6 +209,13 @@ class AdapterPorts:
 
     def strategy_documents(self) -> list[dict[str, Any]]:
         return load_strategy_documents()
+
+    def ring_member(self) -> RingMember:
+        """Redis leases of ring `{access type}.{cluster}`; member id `host/pid/random` (unique per start)."""
+        config = self._config
+        membership = RedisMembership(self.redis, config.key_prefix, f"{config.access_type.value}.{config.cluster.name}")
+        member_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
+        return RingMember(membership, member_id, ttl=config.session_ttl, access_type=config.access_type.value)
 
     def snapshot_key(self, strategy_id: int, update_time: int) -> str:
         return self._keys.strategy_snapshot(strategy_id, update_time)

@@ -186,3 +186,17 @@ DETECT_PROCESS_TIME = Histogram(
 INLINE_ANOMALIES = Counter(
     "alarm_access_inline_anomalies", "Anomalies written by inline static-threshold detection.", registry=REGISTRY,
 )
+
+# --- hash ring (--hash-ring 1) -----------------------------------------------------------------------------
+RING_MEMBERS = Gauge(
+    "alarm_access_ring_members", "Members of this process's ring, by state (joining, active, leaving).",
+    ["access_type", "state"], multiprocess_mode="livemax", registry=REGISTRY,
+)
+RING_CHANGES = Counter(
+    "alarm_access_ring_membership_changes", "Membership changes (new epochs) this process saw.",
+    ["access_type"], registry=REGISTRY,
+)
+RING_OWNED_KEYS = Gauge(
+    "alarm_access_ring_owned_keys", "Keys (business ids) this process owns in its ring.",
+    ["access_type"], multiprocess_mode="livesum", registry=REGISTRY,
+)

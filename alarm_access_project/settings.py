@@ -84,6 +84,10 @@ LOGGING = {
 ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "KEY_PREFIX": os.environ.get("ALARM_ACCESS_KEY_PREFIX", "bkmonitorv3.ee"),
+    # the deployment cluster (the original's names; BK_MONITOR_ prefixed as the original's env)
+    "CLUSTER_NAME": os.environ.get("BK_MONITOR_ALARM_BACKEND_CLUSTER_NAME")
+    or os.environ.get("ALARM_BACKEND_CLUSTER_NAME", "default"),
+    "CLUSTER_ROUTING_RULES": os.environ.get("ALARM_BACKEND_CLUSTER_ROUTING_RULES", ""),
     # KAFKA_BOOTSTRAP_SERVERS is the usual name; KAFKA_BOOTSTRAP is kept for existing deployments
     "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP", ""),
     "KAFKA_GROUP_PREFIX": os.environ.get("KAFKA_GROUP_PREFIX", "alarm-access"),

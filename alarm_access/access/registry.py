@@ -33,7 +33,6 @@ class HandlerSpec:
     summary: str
     build: Callable[[AccessConfig, Ports], Service] | None = None
     dispatchers: frozenset[HandlerType] = frozenset()
-    hash_ring: bool = False
     preview: Previewer | None = None
 
 
@@ -74,6 +73,4 @@ def spec_for(config: AccessConfig) -> HandlerSpec:
     if config.handler_type not in spec.dispatchers:
         raise ConfigError(f"--handler-type {config.handler_type.value} is not available for access type {name!r}"
                           f" yet (available: {', '.join(sorted(d.value for d in spec.dispatchers))})")
-    if config.hash_ring and not spec.hash_ring:
-        raise ConfigError(f"--hash-ring 1 is not available for access type {name!r} yet; run with --hash-ring 0")
     return spec

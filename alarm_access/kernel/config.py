@@ -8,11 +8,13 @@ command-line options; everything below the entry point receives the resulting ob
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alarm_access.kernel.clusters import Cluster, cluster_name, parse_rules
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.sections import parse_section
 from alarm_access.kernel.settings import (
@@ -40,12 +42,18 @@ class HandlerType(enum.StrEnum):
 
 #: Prefix of every Redis key (the original's `KEY_PREFIX`), unless `ALARM_ACCESS_KEY_PREFIX` says otherwise.
 DEFAULT_KEY_PREFIX = "bkmonitorv3.ee"
+
+
 @dataclass(frozen=True, slots=True)
 class AccessConfig:
     access_type: AccessType
     handler_type: HandlerType = HandlerType.PROCESS
     service_type: str = "access"
     hash_ring: bool = False
+    #: `--session-ttl`: seconds a ring member's lease lives without a heartbeat (renewed every third of it)
+    session_ttl: float = 60.0
+    #: the deployment cluster (ALARM_BACKEND_CLUSTER_NAME / _ROUTING_RULES): which businesses are served
+    cluster: Cluster = field(default_factory=Cluster)
     once: bool = False
     max_cycles: int | None = None
     max_uptime: float | None = None
@@ -75,17 +83,23 @@ class AccessConfig:
         hash_ring = str(options.get("hash_ring", "0"))
         if hash_ring not in ("0", "1"):
             raise ConfigError(f"--hash-ring must be 0 or 1, got {hash_ring!r}")
+        rules = _json_list(raw.get("CLUSTER_ROUTING_RULES"), "ALARM_BACKEND_CLUSTER_ROUTING_RULES")
+        cluster = Cluster(cluster_name(str(raw.get("CLUSTER_NAME", ""))), parse_rules(rules))
+        key_prefix = _non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX")
         return cls(
             access_type=access_type,
             handler_type=handler_type,
             hash_ring=hash_ring == "1",
+            session_ttl=_number(options.get("session_ttl", 60), "--session-ttl", minimum=1.0),
+            cluster=cluster,
             once=bool(options.get("once", False)),
             max_cycles=_positive_or_none(options.get("max_cycles"), "--max-cycles"),
             max_uptime=_positive_or_none(options.get("max_uptime"), "--max-uptime"),
             min_interval=_number(options.get("min_interval", 1.0), "--min-interval", minimum=0.0),
             metrics_port=_port(options.get("metrics_port") or raw.get("METRICS_PORT", 0)),
             redis_url=_redis_url(str(raw.get("REDIS_URL", ""))),
-            key_prefix=_non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX"),
+            # a non-default cluster prefixes its keys with its name, as the original (spec launcher-and-ring §2.10)
+            key_prefix=key_prefix if cluster.is_default else f"{key_prefix}.{cluster.name}",
             kafka_bootstrap=str(raw.get("KAFKA_BOOTSTRAP", "")),
             kafka_group_prefix=_non_empty(raw.get("KAFKA_GROUP_PREFIX", "alarm-access"), "KAFKA_GROUP_PREFIX"),
             celery_broker_url=str(raw.get("CELERY_BROKER_URL", "")),
@@ -143,6 +157,18 @@ def _positive_or_none(value: Any, name: str) -> Any:
     if number <= 0:
         raise ConfigError(f"{name} must be > 0, got {value!r}")
     return int(number) if float(number).is_integer() else number
+
+
+def _json_list(value: Any, name: str) -> list[Any]:
+    if value in (None, ""):
+        return []
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not JSON: {exc}") from None
+    if not isinstance(parsed, list) or not all(isinstance(rule, dict) for rule in parsed):
+        raise ConfigError(f"{name} must be a JSON list of rule objects")
+    return parsed
 
 
 def _non_empty(value: Any, name: str) -> str:

@@ -22,8 +22,10 @@ from alarm_access.access.data.runner import PullRunner
 from alarm_access.access.data.schedule import DueSlot, Schedule
 from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.errors import AccessError
+from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.ports import Ports
 from alarm_access.logs import ctx
+from alarm_access.ring.membership import RingMember, RingPorts
 from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
 
 logger = logging.getLogger("alarm_access.access.data")
@@ -32,11 +34,13 @@ logger = logging.getLogger("alarm_access.access.data")
 class DataAccess:
     """The cycle of the `data` service. Not thread-safe: one loop thread calls `cycle`."""
 
-    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher) -> None:
+    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher,
+                 ring: RingMember | None = None) -> None:
         self._config = config
         self._settings = config.data
         self._catalog = catalog
         self._dispatcher = dispatcher
+        self._ring = ring
         self._schedule = Schedule()
         self._next_refresh = 0
         self._qos_sources = config.data.qos_source_labels
@@ -44,15 +48,20 @@ class DataAccess:
     def cycle(self, now: float) -> CycleOutcome:
         tick = int(now)
         ok = True
+        if self._ring is not None and self._ring.tick(now):
+            self._sync(tick)
         if tick >= self._next_refresh:
             ok = self._refresh(tick)
         if self._config.once:
-            due = [DueSlot(key, tick, group.interval, 0, 0) for key, group in self._catalog.groups.items()]
+            due = [DueSlot(key, tick, group.interval, 0, 0) for key, group in self._catalog.groups.items()
+                   if self._serves(group)]
         else:
             due = self._schedule.pop_due(tick)
         for slot in due:
             ok = self._dispatch(slot, tick) and ok
         next_at = min(self._schedule.next_due() or self._next_refresh, self._next_refresh)
+        if self._ring is not None:
+            next_at = min(next_at, int(self._ring.next_heartbeat) + 1)
         return CycleOutcome(ok=ok, next_at=float(next_at))
 
     def _refresh(self, tick: int) -> bool:
@@ -62,13 +71,28 @@ class DataAccess:
         except AccessError as exc:
             logger.error("strategy refresh failed, keeping the previous groups: %s", exc)
             return False
-        groups = self._catalog.groups
+        if self._ring is not None:  # strategies loaded: take a share now (JOINING -> ACTIVE)
+            self._ring.activate()
+            self._ring.tick(float(tick))
+        self._sync(tick)
+        return True
+
+    def _serves(self, group: StrategyGroup) -> bool:
+        """The group's business is this cluster's and, with `--hash-ring 1`, this member's share."""
+        biz = group.bk_biz_id
+        return self._config.cluster.serves(biz) and (self._ring is None or self._ring.owns(str(biz)))
+
+    def _sync(self, tick: int) -> None:
+        """Schedule exactly the groups this process serves, by diff (kept groups keep their slots)."""
+        groups = {key: g for key, g in self._catalog.groups.items() if self._serves(g)}
         changed, removed = self._schedule.sync({key: g.interval for key, g in groups.items()}, tick)
         metrics.GROUPS.set(len(groups))
+        if self._ring is not None:
+            metrics.RING_OWNED_KEYS.labels(self._config.access_type.value).set(
+                len({g.bk_biz_id for g in groups.values()}))
         if changed or removed:
             logger.info("strategy groups synced", extra=ctx(groups=len(groups), changed=len(changed),
                                                             removed=len(removed)))
-        return True
 
     def _dispatch(self, slot: DueSlot, tick: int) -> bool:
         group = self._catalog.groups.get(slot.key)
@@ -84,6 +108,8 @@ class DataAccess:
         return self._dispatcher.submit(job)
 
     def close(self) -> None:
+        if self._ring is not None:  # peers take this member's groups over now, not after the lease TTL
+            self._ring.leave()
         self._dispatcher.close()
 
 
@@ -99,7 +125,8 @@ def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
         dispatcher = ports.celery_dispatcher()
     else:
         dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True).run)
-    access = DataAccess(config, catalog, dispatcher)
+    ring = cast("RingPorts", any_ports).ring_member() if config.hash_ring else None
+    access = DataAccess(config, catalog, dispatcher, ring=ring)
 
     def close() -> None:
         try:

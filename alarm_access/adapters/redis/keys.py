@@ -118,3 +118,16 @@ class RedisKeys:
 
     def strategy_snapshot(self, strategy_id: int, update_time: int) -> str:
         return self._key(f"cache.strategy.snapshot.{strategy_id}.{update_time}")
+
+    # --- hash ring (new keys: the original kept its ring in Consul) ------------------------------------------
+    def ring_leases(self, ring: str) -> str:
+        """Sorted set: member id -> lease expiry (ms, the Redis server's clock) of ring `{access type}.{cluster}`."""
+        return self._key(f"access.ring.{ring}.leases")
+
+    def ring_members(self, ring: str) -> str:
+        """Hash: member id -> `{"state", "weight", "ttl_ms"}` JSON."""
+        return self._key(f"access.ring.{ring}.members")
+
+    def ring_epoch(self, ring: str) -> str:
+        """Counter: increases on every membership change of the ring."""
+        return self._key(f"access.ring.{ring}.epoch")

@@ -48,6 +48,9 @@ class Command(OneLineErrorsMixin, BaseCommand):
         parser.add_argument("--metrics-port", type=int,
                             help="serve /metrics, /healthz and /readyz on this port (0: off; default from "
                                  "ALARM_ACCESS_METRICS_PORT)")
+        parser.add_argument("--session-ttl", type=float, default=60.0,
+                            help="--hash-ring 1: seconds a member's lease lives without a heartbeat (default 60; "
+                                 "renewed every third of it; a dead member's work moves within about two)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         # imported here, not at the top: `--help` and argument errors answer without loading every client library
