@@ -44,7 +44,7 @@ from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.settings import ConsumerSettings
 from alarm_access.kernel.stream import MessageStream
-from alarm_access.ring.membership import RingMember
+from alarm_access.ring.membership import Membership, RingMember
 from alarm_access.runtime import Service
 
 logger = logging.getLogger("alarm_access.bootstrap")
@@ -210,12 +210,16 @@ class AdapterPorts:
     def strategy_documents(self) -> list[dict[str, Any]]:
         return load_strategy_documents()
 
-    def ring_member(self) -> RingMember:
-        """Redis leases of ring `{access type}.{cluster}`; member id `host/pid/random` (unique per start)."""
+    def ring_membership(self) -> Membership:
+        """The leases of ring `{access type}.{cluster}` (Redis)."""
         config = self._config
-        membership = RedisMembership(self.redis, config.key_prefix, f"{config.access_type.value}.{config.cluster.name}")
+        return RedisMembership(self.redis, config.key_prefix, f"{config.access_type.value}.{config.cluster.name}")
+
+    def ring_member(self) -> RingMember:
+        """This process in its ring; member id `host/pid/random` (unique per start)."""
         member_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
-        return RingMember(membership, member_id, ttl=config.session_ttl, access_type=config.access_type.value)
+        return RingMember(self.ring_membership(), member_id, ttl=self._config.session_ttl,
+                          access_type=self._config.access_type.value)
 
     def snapshot_key(self, strategy_id: int, update_time: int) -> str:
         return self._keys.strategy_snapshot(strategy_id, update_time)

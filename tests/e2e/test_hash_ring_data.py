@@ -3,7 +3,8 @@
 Real Redis (leases, locks, queues), real VictoriaMetrics, real subprocesses; 12 businesses of one strategy
 each. Three processes split the businesses between them; `kill -9` of one: the survivors own everything
 again within two lease TTLs (the measured takeover is printed); a fourth process takes a share; SIGTERM of
-one hands its share over at once. Across the whole test every sample's record id is queued exactly once.
+one hands its share over at once; `manage.py hash_ring` reports the members and their shares. Across the
+whole test every sample's record id is queued exactly once.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
             ring.start(name)
         ring.wait(lambda: ring.shared_by({"a", "b", "c"}), 60, "three processes sharing the businesses")
         ring.wait(lambda: set(ring.queued()) >= ring.expected(), 60, "the first samples of every business")
+        report = json.loads(env.manage("hash_ring", "--json", "--key", "101", "--simulate-join", "1").stdout)
+        assert [m["state"] for m in report["members"]] == ["active"] * 3 and report["keys"] == len(BUSINESSES)
+        assert sum(m["owned_keys"] for m in report["members"]) == len(BUSINESSES)
+        assert report["key"]["owner"] in {m["id"] for m in report["members"]}
+        assert 0 < report["simulate_join"]["moved"] <= len(BUSINESSES) // 2
 
         os.kill(ring.processes["c"][0].pid, signal.SIGKILL)
         ring.processes["c"][0].wait(10)
