@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 __all__ = ["kafka"]  # the session fixture, imported for pytest
 
 HOSTS = {"10.0.0.1": 101, "10.0.0.2": 102, "10.0.0.3": 103}
+#: hosts the disk-full streams are spread over, so that each event of a stream has its own anomaly id
+FLEET = {f"10.0.1.{i}": 1000 + i for i in range(100)}
 DISABLED_HOST = "10.0.0.3"
 #: strategy id (= item id) → metric field of its event query config
 KINDS = {21: "agent-gse", 22: "disk-readonly-gse", 23: "disk-full-gse", 24: "corefile-gse", 25: "ping-gse",
@@ -141,7 +143,7 @@ def world(tmp_path: Path, redis_url: str, kafka: str) -> Iterator[EventWorld]:
             {"bk_host_id": host_id, "bk_host_innerip": ip, "bk_cloud_id": 0, "bk_agent_id": f"agent-{host_id}",
              "bk_biz_id": 2, "bk_state": "测试中" if ip == DISABLED_HOST else "运营中[需告警]",
              "topo_link": {f"module|{host_id}": ["biz|2", "set|1", f"module|{host_id}"]}}
-            for ip, host_id in HOSTS.items()]}))
+            for ip, host_id in {**HOSTS, **FLEET}.items()]}))
         env.manage("load_strategies", str(tmp_path / "strategies.json"))
         env.manage("load_hosts", str(tmp_path / "hosts.json"))
         world = EventWorld(env, kafka, tag)
@@ -191,9 +193,12 @@ def test_every_event_kind_becomes_its_anomaly(world: EventWorld) -> None:
 
 
 def disk_full(index: int, at: float) -> bytes:
-    host = "10.0.0.1" if index % 2 else "10.0.0.2"
+    """Disk full of `/mnt/d{index}`, on a fleet host and at a second (`at` minus up to 1000 s for 100000
+    events) of its own: with the original's ids (md5 of the host dimensions, not the disk) the events of
+    one host in one second share an anomaly id, so counting anomaly ids counts these anomalies."""
+    host = list(FLEET)[index % len(FLEET)]
     return gse({"type": 6, "host": host, "free": 5, "fstype": "ext4", "disk": f"/mnt/d{index}",
-                "file_system": "/dev/vdb"}, at)
+                "file_system": "/dev/vdb"}, at - index // len(FLEET))
 
 
 def test_kill_9_mid_stream_loses_nothing_and_doubles_nothing(world: EventWorld) -> None:
@@ -218,10 +223,48 @@ def test_kill_9_mid_stream_loses_nothing_and_doubles_nothing(world: EventWorld) 
         world.wait_stable(lambda: world.redis.llen(key))  # a duplicate would arrive after the last new one
     finally:
         assert stop(second, signal.SIGTERM) == 0, world.env.log("second.log")
-    ids = Counter(json.loads(line)["anomaly"]["2"]["anomaly_id"] for line in world.redis.lrange(key, 0, -1))
+    lines = [json.loads(line) for line in world.redis.lrange(key, 0, -1)]
+    ids = Counter((line["anomaly"]["2"]["anomaly_id"], line["data"]["dimensions"]["disk"]) for line in lines)
     assert len(ids) == total and max(ids.values()) == 1
     # the restart did replay pushed-but-uncommitted messages, and dedupe skipped them
     assert "duplicate:" in world.env.log("second.log")
+
+
+def test_two_disks_full_of_one_host_in_one_second_both_reach_detect_and_a_replay_adds_nothing(
+        world: EventWorld) -> None:
+    """With the original's ids both anomalies share one anomaly id (md5 of the host dimensions); the push's
+    replay dedupe keys on the anomaly id plus the md5 of the output dimensions, so neither is lost, and a
+    second consumer group re-reading the topic from the start (a redelivered batch) pushes nothing."""
+    at = time.time() - 5
+    produce(world.bootstrap, world.topics["base"],
+            [gse({"type": 6, "host": "10.0.0.1", "free": 5, "fstype": "ext4", "disk": disk,
+                  "file_system": device}, at) for disk, device in (("/data1", "/dev/vdb"), ("/data2", "/dev/vdc"))])
+    key = world.key("detect.anomaly.list.23.23")
+    first = world.env.spawn("run_access", "--access-type", "event", log="first.log")
+    try:
+        world.wait(lambda: world.redis.llen(key) >= 2, what="both anomalies")
+        world.wait_stable(lambda: world.redis.llen(key))
+    finally:
+        assert stop(first, signal.SIGTERM) == 0, world.env.log("first.log")
+    found = sorted(world.anomalies(23), key=lambda line: line["data"]["dimensions"]["disk"])
+    assert [line["data"]["dimensions"]["disk"] for line in found] == ["/data1", "/data2"]
+    (anomaly_id,) = {line["anomaly"]["2"]["anomaly_id"] for line in found}  # the original's: one id for both
+    md5 = found[0]["data"]["record_id"].split(".")[0]
+    assert anomaly_id == f"{md5}.{int(at)}.23.23.2"
+    assert {line["anomaly"]["2"]["anomaly_message"] for line in found} == {"磁盘(/data1)剩余空间只有5%",
+                                                                          "磁盘(/data2)剩余空间只有5%"}
+    # detect's keys are the original's, by that md5
+    assert world.redis.zrange(world.key(f"detect.result.23.23.{md5}.2"), 0, -1) == [f"{int(at)}|ANOMALY".encode()]
+    assert world.redis.hget(world.key("detect.last.checkpoint.23.23"), f"detect.result.{md5}.2") == \
+        str(int(at)).encode()
+    world.env.env["KAFKA_GROUP_PREFIX"] = f"replay-{uuid.uuid4().hex[:8]}"  # re-read the topic from the start
+    replay = world.env.spawn("run_access", "--access-type", "event", log="replay.log")
+    try:
+        world.wait(lambda: "duplicate:" in world.env.log("replay.log"), what="the replay's duplicates")
+        world.wait_stable(lambda: world.redis.llen(key))
+    finally:
+        assert stop(replay, signal.SIGTERM) == 0, world.env.log("replay.log")
+    assert world.redis.llen(key) == 2
 
 
 def test_malformed_messages_go_to_the_dead_letter_topic(world: EventWorld) -> None:

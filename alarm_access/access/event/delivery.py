@@ -1,8 +1,11 @@
 """What a batch of anomalies writes to Redis, decided from the state read before (spec §1.8-§1.9), pure.
 
 `plan_delivery(anomalies, state, now, qos_threshold)` applies, in order:
-1. dedupe — an anomaly id already delivered (in `state.delivered` or earlier in the batch) is dropped: a
-   batch replayed after a crash between push and offset commit pushes nothing twice (spec W20);
+1. dedupe — an anomaly whose `delivery_key` was already delivered (in `state.delivered` or earlier in the
+   batch) is dropped: a batch replayed after a crash between push and offset commit pushes nothing twice
+   (spec W20). The key is the anomaly id plus the md5 of the line's dimensions, value and message, not the
+   anomaly id alone: with the original's ids two distinct anomalies may share one (two disks full on one
+   host in the same second) and both must reach detect;
 2. priority inhibition over the new anomalies, highest strategy priority first (`records.priority` rules);
 3. QoS, when `state.qos_counts` is not None: the count of an identity (`count_md5([biz, strategy, item,
    target ip, level])`) over the current QoS window; above `qos_threshold` the anomaly is dropped;
@@ -23,7 +26,7 @@ from alarm_access.access.event.standardize import Anomaly
 from alarm_access.kernel.hashing import count_md5
 from alarm_access.records.priority import PriorityMember, PriorityWrite, decide_priority
 
-#: anomaly ids are remembered in one set per 10 minutes of event time
+#: delivery keys are remembered in one set per 10 minutes of event time
 DEDUPE_BUCKET = 600
 
 StrategyItem = tuple[int, int]
@@ -87,12 +90,12 @@ def plan_delivery(anomalies: Sequence[Anomaly], state: DeliveryState, now: int, 
     seen = set(state.delivered)
     new: list[Anomaly] = []
     for anomaly in anomalies:
-        if anomaly.anomaly_id in seen:
+        if anomaly.delivery_key in seen:
             plan.drops["duplicate"] += 1
             continue
-        seen.add(anomaly.anomaly_id)
+        seen.add(anomaly.delivery_key)
         new.append(anomaly)
-        plan.delivered.setdefault(dedupe_bucket(anomaly.time), []).append(anomaly.anomaly_id)
+        plan.delivered.setdefault(dedupe_bucket(anomaly.time), []).append(anomaly.delivery_key)
     inhibited, plan.priority_writes = _priority(new, state, now)
     for position, anomaly in enumerate(new):
         if position in inhibited:

@@ -8,8 +8,17 @@ Decisions on the original's conflicts (spec §8.5):
 - W13: a disk read-only event yields one facet per non-ignored `ro` entry, each with that entry's
   `position`/`type`/`fs` as both condition and output dimensions (the original matched the concatenation
   of all entries but emitted the first). With one entry, as collectors send, the output is the original's.
-- W12: `identity_exclude` names output dimensions kept out of the record id: `__additional_dimensions`
-  (documented downstream as "not part of dedupe") and OOM's volatile kernel `message`.
+
+Identity (spec §1.5, §1.7): the original's md5 (`record_id`, `anomaly_id`, check-result keys, last checkpoint,
+priority and QoS identities) is `count_md5` of the record's raw dimensions, i.e. the host dimensions built at
+resolution; every kind's `clean_dimensions` adds its own dimensions to a COPY for the output, so they are not
+part of the md5 — except corefile and OOM, whose `clean_dimensions` mutate the raw dimensions before the
+record id is computed. `Facet.identity` holds the output dimensions the md5 covers on top of the host ones:
+empty for every kind but those two.
+- W12: of what corefile and OOM add, `__additional_dimensions` (documented downstream as "not part of
+  dedupe") and OOM's volatile kernel `message` are kept out of `identity`; the rest (corefile's
+  `executable_path`/`executable`/`signal`, OOM's `oom_memcg`/`task_memcg`/`task`/`constraint`) are in, as in
+  the original.
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ class Facet:
     dimensions: Mapping[str, Any]
     fields: tuple[str, ...]
     message: str
-    identity_exclude: tuple[str, ...] = field(default=())
+    #: the output dimensions the record's md5 covers besides the host ones (see the module doc)
+    identity: Mapping[str, Any] = field(default_factory=dict)
 
 
 def agent_version(agent_id: str) -> str:
@@ -123,7 +133,8 @@ def _corefile(extra: Mapping[str, Any], title: str) -> Facet:
         message = f"进程因为{signal}异常信号产生corefile：{path}"  # noqa: RUF001 (the original text)
     else:
         message = f"产生corefile：{path}"  # noqa: RUF001 (the original text)
-    return Facet(filter_dims, dims, names, title or message, (ADDITIONAL,))
+    identity = {name: value for name, value in dims.items() if name != ADDITIONAL}
+    return Facet(filter_dims, dims, names, title or message, identity)
 
 
 def _oom(extra: Mapping[str, Any], title: str) -> Facet:
@@ -133,7 +144,8 @@ def _oom(extra: Mapping[str, Any], title: str) -> Facet:
     dims: dict[str, Any] = {k: v for k, v in filter_dims.items() if k != "process" and v}
     dims[ADDITIONAL] = {"process": process}
     message = f"发现OOM异常事件发生（进程:{process}），共OOM次数{extra.get('total')}次, 信息:{filter_dims['message']}"  # noqa: RUF001 (the original text)
-    return Facet(filter_dims, dims, (), title or message, (ADDITIONAL, "message"))
+    identity = {name: value for name, value in dims.items() if name not in (ADDITIONAL, "message")}
+    return Facet(filter_dims, dims, (), title or message, identity)
 
 
 def _process(event: FlatEvent) -> Facet:

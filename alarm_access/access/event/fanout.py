@@ -10,10 +10,17 @@ spec W8); each strategy is matched on its own item (W17: the original used only 
 the *first* item for conditions, swallowing its errors); conditions see the output dimensions overlaid with
 the kind's condition dimensions (W17: the original saw only the latter, so ping and custom-string events
 could never be filtered by `bk_target_ip` conditions); one dimension dict per event, never mutated (W22).
+
+Each candidate carries the two hashes of its facet, computed once per facet (not per strategy): `md5`, the
+original's identity (`count_md5` of the host dimensions plus `Facet.identity`, spec §1.5/§1.7, see `facets`),
+and `content_md5`, which tells apart two anomalies that share an anomaly id (two disks full on one host in
+one second; two strings of one custom message) for the push's replay dedupe (`delivery`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +28,7 @@ from typing import Any
 
 from alarm_access.access.event.facets import Facet, agent_version, facets, kind_filter
 from alarm_access.access.event.kinds import EventKind, FlatEvent, as_int
+from alarm_access.kernel.hashing import count_md5
 from alarm_access.kernel.model import Host, Item, Strategy
 from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.records.conditions import ConditionMatcher, compile_conditions
@@ -58,6 +66,15 @@ class Candidate:
     facet: Facet
     route: EventStrategy
     dimensions: Mapping[str, Any]
+    md5: str
+    content_md5: str
+
+
+def content_md5(dimensions: Mapping[str, Any], value: str, message: str) -> str:
+    """MD5 of what an anomaly line says besides its ids and clock: output dimensions, value and message
+    (key order does not matter); equal for a replayed event, different for two distinct anomalies."""
+    text = json.dumps([dimensions, value, message], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def item_metric_ids(item: Item) -> frozenset[str]:
@@ -154,15 +171,24 @@ def fan_out(event: FlatEvent, routing: Routing, now: int) -> tuple[list[Candidat
         drops["host_disabled"] += len(routes)
         return [], drops
     base = host_dimensions(event, host)
+    base_md5 = ""
     candidates = []
     for facet in facets(event):
         dims = {**base, **facet.dimensions}
         condition_dims = {**dims, **facet.filter_dimensions}
+        hashes: tuple[str, str] | None = None
         for route in routes:
             if route.target is not None and not route.target.matches_target(dims):
                 drops["out_of_scope"] += 1
             elif route.conditions is not None and not route.conditions.matches_conditions(condition_dims):
                 drops["condition_mismatch"] += 1
             else:
-                candidates.append(Candidate(event, facet, route, dims))
+                if hashes is None:
+                    if facet.identity:
+                        md5 = count_md5({**base, **facet.identity})
+                    else:
+                        base_md5 = base_md5 or count_md5(base)
+                        md5 = base_md5
+                    hashes = md5, content_md5(dims, event.title, facet.message)
+                candidates.append(Candidate(event, facet, route, dims, *hashes))
     return candidates, drops

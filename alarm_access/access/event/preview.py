@@ -122,10 +122,10 @@ def _resolve(entries: Sequence[Line | _Pending], now: int) -> list[Line]:
             lines.append({"strategy_id": anomaly.strategy_id, "item_id": anomaly.item_id,
                           "record": json.loads(anomaly.line)})
         else:  # QoS is off: what the plan did not push is a duplicate or inhibited
-            reason = "duplicate" if anomaly.anomaly_id in seen else "inhibited"
+            reason = "duplicate" if anomaly.delivery_key in seen else "inhibited"
             lines.append({"rejected": reason, "message": entry.message, "strategy_id": anomaly.strategy_id,
                           "item_id": anomaly.item_id, "anomaly_id": anomaly.anomaly_id})
-        seen.add(anomaly.anomaly_id)
+        seen.add(anomaly.delivery_key)
     return lines
 
 

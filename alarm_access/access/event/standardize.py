@@ -3,9 +3,13 @@
 Contract: `standardize(candidate, now)` is pure. The line is
 `{"data": {"time", "value", "values", "dimensions", "record_id", "dimension_fields"}, "anomaly": {"<level>":
 {"anomaly_id", "anomaly_time", "anomaly_message"}}, "strategy_snapshot_key"}` with
-`record_id = "<md5>.<T>"`, `anomaly_id = "<md5>.<T>.<strategy_id>.<item_id>.<level>"`, md5 = `count_md5` of
-the output dimensions minus the facet's `identity_exclude` (spec W12), and `anomaly_time` the UTC wall clock
-of `now`.
+`record_id = "<md5>.<T>"`, `anomaly_id = "<md5>.<T>.<strategy_id>.<item_id>.<level>"`, md5 = the
+candidate's `md5`: the original's, over the host dimensions only for every kind but corefile and OOM (spec
+§1.5/§1.7, W12; see `facets`), and `anomaly_time` the UTC wall clock of `now`.
+
+`Anomaly.delivery_key` (`<anomaly_id>.<content md5>`) is what the push's replay dedupe remembers: with the
+original's ids two distinct anomalies can share an anomaly id (two disks full on one host in one second),
+never a delivery key. Detect-facing keys (check results, last checkpoint, priority, QoS) use `md5`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from alarm_access.access.event.fanout import Candidate
-from alarm_access.kernel.hashing import count_md5
 
 BASE_DIMENSION_FIELDS = ("bk_target_ip", "bk_target_cloud_id")
 
@@ -26,6 +29,8 @@ class Anomaly:
     """One anomaly ready to push, with what the push needs to know besides the JSON `line`."""
 
     anomaly_id: str
+    #: the replay dedupe's key: `anomaly_id` and the md5 of the line's dimensions, value and message
+    delivery_key: str
     md5: str
     time: int
     strategy_id: int
@@ -48,8 +53,7 @@ def utc_text(epoch: float) -> str:
 
 def standardize(candidate: Candidate, now: float) -> Anomaly:
     event, facet, route, dims = candidate.event, candidate.facet, candidate.route, candidate.dimensions
-    identity = {key: value for key, value in dims.items() if key not in facet.identity_exclude}
-    md5 = count_md5(identity)
+    md5 = candidate.md5
     strategy, item, level, time = route.strategy, route.item, route.level, event.time
     fields = [*BASE_DIMENSION_FIELDS, *(["agent_version"] if "agent_version" in dims else []), *facet.fields]
     anomaly_id = f"{md5}.{time}.{strategy.id}.{item.id}.{level}"
@@ -69,6 +73,7 @@ def standardize(candidate: Candidate, now: float) -> Anomaly:
     }
     return Anomaly(
         anomaly_id=anomaly_id,
+        delivery_key=f"{anomaly_id}.{candidate.content_md5}",
         md5=md5,
         time=time,
         strategy_id=strategy.id,

@@ -102,7 +102,8 @@ class MemoryAnomalySink:
     current window when `qos_enabled`) and every write of the plan is applied.
 
     Kept: `lists` (anomalies per strategy item, oldest first: the reverse of the Redis list), `signal`,
-    `check_results`, `checkpoints`, `priority`, `qos_counts`, `snapshots`, `delivered` (ids per bucket) and
+    `check_results`, `checkpoints`, `priority`, `qos_counts`, `snapshots`, `delivered` (delivery keys per
+    bucket) and
     `plans` (every plan returned by a push that wrote).
     """
 

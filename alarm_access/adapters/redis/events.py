@@ -1,11 +1,13 @@
 """The Redis side of event access: anomalies to the trigger queues, idempotently (spec §1.8, §8.1).
 
 `RedisAnomalySink.push` reads the advisory state (priority hashes, last checkpoints, QoS counters) with one
-pipeline, then WATCHes the dedupe sets of the batch's time buckets, reads which anomaly ids they hold,
+pipeline, then WATCHes the dedupe sets of the batch's time buckets, reads which delivery keys they hold,
 decides with `access.event.delivery.plan_delivery`, and writes everything in ONE MULTI/EXEC: anomaly lists,
 signal, check results, last checkpoints, priority and QoS updates, strategy snapshots and the dedupe marks.
 A concurrent writer of the same dedupe set aborts the EXEC (WatchError) and the batch is re-decided; so an
-anomaly id is pushed at most once even when a batch is replayed after a crash (Kafka commit after push).
+anomaly (its `delivery_key`: anomaly id + md5 of the line's dimensions, value and message; two distinct
+anomalies may share an anomaly id) is pushed at most once even when a batch is replayed after a crash (Kafka
+commit after push). Detect-facing keys (check results, last checkpoint, priority, QoS) use the original's md5.
 Key names are the original's under the configurable prefix; every Redis error becomes `SourceUnavailable`.
 """
 
@@ -138,7 +140,7 @@ class RedisAnomalySink:
                 pipe.watch(*(self.keys.delivered(b) for b in buckets))
                 delivered: set[str] = set()
                 for bucket in buckets:
-                    ids = [a.anomaly_id for a in anomalies if dedupe_bucket(a.time) == bucket]
+                    ids = [a.delivery_key for a in anomalies if dedupe_bucket(a.time) == bucket]
                     flags = pipe.smismember(self.keys.delivered(bucket), ids)
                     delivered.update(i for i, flag in zip(ids, flags, strict=True) if flag)
                 plan = plan_delivery(anomalies, DeliveryState(frozenset(delivered), state.priority, state.checkpoints,

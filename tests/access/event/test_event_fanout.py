@@ -107,9 +107,9 @@ def anomalies(*flats: FlatEvent, route: Routing) -> list[Anomaly]:
 
 def test_delivery_skips_delivered_ids_and_batch_duplicates() -> None:
     found = anomalies(agent(), agent(), agent(time=T + 1), route=routing(event_strategy(1, "agent-gse")))
-    plan = plan_delivery(found, DeliveryState(delivered=frozenset({found[2].anomaly_id})), NOW, 3)
+    plan = plan_delivery(found, DeliveryState(delivered=frozenset({found[2].delivery_key})), NOW, 3)
     assert plan.pushed == 1 and dict(plan.drops) == {"duplicate": 2}
-    assert plan.delivered == {T - T % 600: [found[0].anomaly_id]}
+    assert plan.delivered == {T - T % 600: [found[0].delivery_key]}
 
 
 def test_priority_inhibits_the_lower_strategy_on_the_same_series() -> None:

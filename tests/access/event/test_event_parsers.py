@@ -122,5 +122,5 @@ def test_corefile_messages(extra: dict[str, str], message: str) -> None:
 def test_oom_keeps_process_out_of_dimensions_and_message_out_of_identity() -> None:
     facet = facets(event(EventKind.OOM, process="java", message="killed", total=2, task="t"))[0]
     assert facet.dimensions == {"message": "killed", "task": "t", "__additional_dimensions": {"process": "java"}}
-    assert set(facet.identity_exclude) == {"__additional_dimensions", "message"}
+    assert facet.identity == {"task": "t"}  # W12: neither __additional_dimensions nor the volatile message
     assert facet.message == "发现OOM异常事件发生（进程:java），共OOM次数2次, 信息:killed"  # noqa: RUF001

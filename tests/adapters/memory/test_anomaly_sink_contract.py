@@ -1,5 +1,6 @@
 """The `AnomalySink` contract, run against `MemoryAnomalySink` and `RedisAnomalySink` (real Redis, one key prefix
-per test): read-back, idempotence by anomaly id, all-or-nothing on a full queue, priority and QoS state kept
+per test): read-back, idempotence by delivery key (two anomalies sharing an anomaly id are both pushed, a
+replay of either pushes nothing), all-or-nothing on a full queue, priority and QoS state kept
 between pushes, an unreachable store.
 
 The queue limit (`ALARM_ACCESS_EVENT_QUEUE_MAX_LEN`, `max_queue_length` here) applies before anything is
@@ -20,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from alarm_access.access.event.fanout import build_routing
+from alarm_access.access.event.kinds import EventKind, FlatEvent
 from alarm_access.access.event.ports import AnomalySink
 from alarm_access.access.event.standardize import Anomaly
 from alarm_access.adapters.memory.event_ports import MemoryAnomalySink
@@ -211,3 +213,29 @@ def test_an_unreachable_store_raises_source_unavailable(make: MakeHarness) -> No
     assert dead.push([], {}, NOW).pushed == 0  # an empty batch needs no store
     with pytest.raises(SourceUnavailable):
         dead.push(found(h), {}, NOW)
+
+
+def disks_full(h: Harness, *mounts: str) -> list[Anomaly]:
+    """One disk-full anomaly per mount point, all of host 127.0.0.1 in the same second (strategy 1)."""
+    route, _ = build_routing((event_strategy(1, "disk-full-gse"),), index_topology(Topology(hosts=HOSTS)),
+                             snapshot_key=RedisKeys(h.prefix).strategy_snapshot, disabled_states=set())
+    flats = [FlatEvent(EventKind.DISK_FULL, T, 0, 0, "", "127.0.0.1", "",
+                       extra={"free": 5, "fstype": "ext4", "disk": mount, "file_system": "/dev/vdb"})
+             for mount in mounts]
+    return standardized(*flats, route=route)
+
+
+def test_two_anomalies_sharing_an_anomaly_id_are_both_pushed_and_a_replay_pushes_neither(make: MakeHarness) -> None:
+    """With the original's ids, two disks full on one host in one second share the anomaly id: the replay
+    dedupe tells them apart (delivery key), the detect-facing keys (check result, checkpoint) do not."""
+    h = make()
+    batch = disks_full(h, "/data1", "/data2")
+    assert len({a.anomaly_id for a in batch}) == 1 and len({a.delivery_key for a in batch}) == 2
+    plan = h.sink.push(batch, {}, NOW)
+    assert plan.pushed == 2 and not plan.drops
+    assert h.lines(1, 1) == ids(batch)
+    assert h.sink.push(disks_full(h, "/data2", "/data1"), {}, NOW + 1).drops == {"duplicate": 2}  # replayed
+    third = h.sink.push(disks_full(h, "/data1", "/data3"), {}, NOW + 2)  # one replayed, one new disk
+    assert (third.pushed, dict(third.drops)) == (1, {"duplicate": 1})
+    assert h.lines(1, 1) == [batch[0].anomaly_id] * 3  # /data1, /data2, /data3
+    assert h.signal() == ["1.1", "1.1"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from alarm_access.access.event.kinds import EventKind, FlatEvent
 from alarm_access.access.event.standardize import Anomaly
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.kernel.errors import Backpressure
@@ -74,3 +76,29 @@ def test_the_original_qos_switch_turns_qos_on(client: redis.Redis, prefix: str) 
     assert (plan.pushed, plan.drops["qos"]) == (2, 1)
     counts = list(client.scan_iter(f"{prefix}.access.event.qos.count.*"))
     assert len(counts) == 1 and 0 < client.ttl(counts[0]) <= 600
+
+
+def test_two_disks_full_of_one_host_in_one_second_are_both_pushed_keyed_as_the_original(
+        client: redis.Redis, prefix: str) -> None:
+    """They share the original's anomaly id and md5: detect's keys are the original's (one check-result
+    series, one checkpoint field), the dedupe set holds one delivery key each, and a replay adds nothing."""
+    def disks() -> list[Anomaly]:
+        return anomalies(*(FlatEvent(EventKind.DISK_FULL, T, 0, 0, "", "127.0.0.1", "",
+                                     extra={"free": 5, "fstype": "ext4", "disk": d, "file_system": "/dev/vdb"})
+                           for d in ("/data1", "/data2")), route=routing(event_strategy(1, "disk-full-gse")))
+
+    sink = RedisAnomalySink(client, prefix, max_queue_length=100)
+    found = disks()
+    assert found[0].anomaly_id == found[1].anomaly_id and found[0].md5 == found[1].md5
+    assert sink.push(found, {}, NOW).pushed == 2
+    lines = [json.loads(line) for line in reversed(client.lrange(f"{prefix}.detect.anomaly.list.1.1", 0, -1))]
+    assert [line["data"]["dimensions"]["disk"] for line in lines] == ["/data1", "/data2"]
+    assert [line["data"]["record_id"] for line in lines] == [f"{found[0].md5}.{T}"] * 2
+    assert client.zrange(f"{prefix}.detect.result.1.1.{found[0].md5}.2", 0, -1) == [f"{T}|ANOMALY".encode()]
+    assert client.hgetall(f"{prefix}.detect.last.checkpoint.1.1") == {
+        f"detect.result.{found[0].md5}.2".encode(): str(T).encode()}
+    members = client.smembers(f"{prefix}.access.event.delivered.{T - T % 600}")
+    assert members == {a.delivery_key.encode() for a in found}
+    replay = sink.push(disks(), {}, NOW + 1)
+    assert replay.pushed == 0 and dict(replay.drops) == {"duplicate": 2}
+    assert client.llen(f"{prefix}.detect.anomaly.list.1.1") == 2
