@@ -75,7 +75,7 @@ class AdapterPorts:
 
     @cached_property
     def strategies(self) -> OrmStrategyRepository:
-        repository = OrmStrategyRepository()
+        repository = OrmStrategyRepository(serves=self._config.cluster.serves)
         self._closers.append(repository.close)
         return repository
 
@@ -208,7 +208,9 @@ class AdapterPorts:
         return self._dead_letters_by_cluster[bootstrap]
 
     def strategy_documents(self) -> list[dict[str, Any]]:
-        return load_strategy_documents()
+        """The stored strategies of this cluster's businesses, in the original cached JSON format."""
+        serves = self._config.cluster.serves
+        return [doc for doc in load_strategy_documents() if serves(int(doc.get("bk_biz_id") or 0))]
 
     def ring_membership(self) -> Membership:
         """The leases of ring `{access type}.{cluster}` (Redis)."""

@@ -94,3 +94,14 @@ def test_one_consumer_group_prefix() -> None:
     assert config.kafka_group_prefix == "team-a" and config.access_type is AccessType.EVENT
     with pytest.raises(ConfigError, match="unknown setting"):
         build(EVENT={"GROUP_PREFIX": "team-b"})  # the old second name is gone, not silently ignored
+
+
+def test_a_non_default_cluster_prefixes_its_keys_and_its_rules_are_validated() -> None:
+    rules = '[{"cluster_name": "big", "target_type": "biz", "matcher_type": "true"}]'
+    config = build(CLUSTER_NAME="Big", CLUSTER_ROUTING_RULES=rules, KEY_PREFIX="bkmonitorv3.ee")
+    assert config.cluster.name == "big" and config.key_prefix == "bkmonitorv3.ee.big"
+    assert config.cluster.serves(5) and build().key_prefix == "bkmonitorv3.ee"
+    with pytest.raises(ConfigError, match="ALARM_BACKEND_CLUSTER_ROUTING_RULES is not JSON"):
+        build(CLUSTER_ROUTING_RULES="[{")
+    with pytest.raises(ConfigError, match="--session-ttl must be >= 1"):
+        AccessConfig.build({}, {**OPTIONS, "session_ttl": 0.2})

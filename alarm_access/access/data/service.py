@@ -78,9 +78,9 @@ class DataAccess:
         return True
 
     def _serves(self, group: StrategyGroup) -> bool:
-        """The group's business is this cluster's and, with `--hash-ring 1`, this member's share."""
-        biz = group.bk_biz_id
-        return self._config.cluster.serves(biz) and (self._ring is None or self._ring.owns(str(biz)))
+        """With `--hash-ring 1`, the group's business is this member's share (the repository only loads the
+        strategies of this deployment cluster's businesses)."""
+        return self._ring is None or self._ring.owns(str(group.bk_biz_id))
 
     def _sync(self, tick: int) -> None:
         """Schedule exactly the groups this process serves, by diff (kept groups keep their slots)."""

@@ -17,7 +17,9 @@ from alarm_access.adapters.orm import (
     save_topology,
     strategy_documents,
 )
+from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.formats import parse_strategy, parse_topology_document
+from alarm_access.kernel.clusters import Cluster, parse_rules
 from alarm_access.kernel.errors import InvalidStrategy
 from alarm_access.kernel.model import Host, Topology
 from tests.fixtures import load_json, missing_from
@@ -131,3 +133,15 @@ def test_save_topology_upserts_and_last_duplicate_wins() -> None:
 
     assert load_topology().hosts == (Host(1, "10.0.0.9", 3, 4, "agent", "new"),)
     assert db.Host.objects.filter(ip="10.0.0.9", cloud_id=3).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the repository drops stale connections, as a long-running service does
+def test_the_repository_loads_only_the_strategies_of_this_cluster_s_businesses() -> None:
+    documents = copy.deepcopy(load_json("strategies_v3.json")[:1])
+    other = copy.deepcopy(documents[0])
+    other.update(id=77, bk_biz_id=9)
+    _save_all([*documents, other])
+    rules = parse_rules([{"cluster_name": "nine", "target_type": "biz", "matcher_type": "condition",
+                          "matcher_config": [{"method": "eq", "value": [9]}]}])
+    assert [s.id for s in OrmStrategyRepository(serves=Cluster("nine", rules).serves).load_strategies()] == [77]
+    assert [s.id for s in OrmStrategyRepository(serves=Cluster("default", rules).serves).load_strategies()] == [1]
