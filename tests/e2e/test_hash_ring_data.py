@@ -58,8 +58,8 @@ def ip(biz: int) -> str:
 
 
 class Ring:
-    def __init__(self, env: AccessEnv, vm: VictoriaMetrics, tmp_path: Path) -> None:
-        self.env, self.vm = env, vm
+    def __init__(self, env: AccessEnv, vm: VictoriaMetrics, tmp_path: Path, ttl: float = TTL) -> None:
+        self.env, self.vm, self.ttl = env, vm, ttl
         self.redis = redis.Redis.from_url(env.env["REDIS_URL"])
         self.processes: dict[str, tuple[subprocess.Popen[str], int]] = {}
         self.samples: list[tuple[int, int]] = []  # (biz, bucket)
@@ -80,7 +80,7 @@ class Ring:
     def start(self, name: str) -> None:
         port = free_port()
         process = self.env.spawn("run_access", "--access-type", "data", "--hash-ring", "1", "--min-interval", "0.2",
-                                 "--session-ttl", str(TTL), "--metrics-port", str(port), log=f"{name}.log")
+                                 "--session-ttl", str(self.ttl), "--metrics-port", str(port), log=f"{name}.log")
         self.processes[name] = (process, port)
 
     def owned(self) -> dict[str, float]:
