@@ -4,7 +4,8 @@ Real Redis (leases, locks, queues), real VictoriaMetrics, real subprocesses; 12 
 each. Three processes split the businesses between them; `kill -9` of one: the survivors own everything
 again within two lease TTLs (the measured takeover is printed); a fourth process takes a share; SIGTERM of
 one hands its share over at once; `manage.py hash_ring` reports the members and their shares. Across the
-whole test every sample's record id is queued exactly once.
+whole test every sample's record id is queued exactly once. Two `-H celery` schedulers share the businesses
+the same way, and a real worker delivers every record once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import redis
 
 from alarm_access.kernel.hashing import count_md5
 from tests.services.access_env import AccessEnv, stop
+from tests.services.celery_worker import start_worker
 from tests.services.exposition import sample
+from tests.services.redis_server import RedisServer
 from tests.services.victoria import VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.integration
@@ -77,10 +80,11 @@ class Ring:
         self.vm.import_samples(rows)
         self.samples.extend((biz, ts) for biz in BUSINESSES for ts in buckets)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, *extra: str) -> None:
         port = free_port()
-        process = self.env.spawn("run_access", "--access-type", "data", "--hash-ring", "1", "--min-interval", "0.2",
-                                 "--session-ttl", str(self.ttl), "--metrics-port", str(port), log=f"{name}.log")
+        process = self.env.spawn("run_access", "--access-type", "data", "--hash-ring", "1", *extra,
+                                 "--min-interval", "0.2", "--session-ttl", str(self.ttl), "--metrics-port", str(port),
+                                 log=f"{name}.log")
         self.processes[name] = (process, port)
 
     def owned(self) -> dict[str, float]:
@@ -169,3 +173,26 @@ def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
     doubled = sorted(rid for rid, n in queued.items() if n > 1)
     assert not doubled, f"pushed twice: {doubled[:5]}"
     assert set(queued) == ring.expected()
+
+
+def test_celery_schedulers_share_the_businesses_and_a_worker_delivers_each_record_once(
+        env: AccessEnv, vm: VictoriaMetrics, private_redis: RedisServer, tmp_path: Path) -> None:
+    env.env.update(TSDB_URL=vm.url, CELERY_BROKER_URL=private_redis.url)
+    ring = Ring(env, vm, tmp_path)
+    now = int(time.time())
+    t = now - now % INTERVAL
+    ring.ingest([t - k * INTERVAL for k in range(2, 6)])
+    worker = start_worker(env.env, tmp_path, "w", private_redis.url)
+    try:
+        for name in ("a", "b"):
+            ring.start(name, "-H", "celery")
+        ring.wait(lambda: ring.shared_by({"a", "b"}), 60, "two schedulers sharing the businesses")
+        ring.wait(lambda: set(ring.queued()) >= ring.expected(), 90, "every sample through the worker")
+        stable = ring.queued()
+        ring.wait(lambda: time.time() >= t + 2 * INTERVAL + 12, 60, "one more slot for a late double")
+    finally:
+        for process, _ in ring.processes.values():
+            stop(process, signal.SIGTERM, timeout=20)
+        worker.stop()
+    assert ring.queued() == stable and max(stable.values()) == 1 and set(stable) == ring.expected()
+    assert "group pulled" in worker.log()
