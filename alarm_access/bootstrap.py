@@ -22,8 +22,10 @@ from alarm_access.access.registry import spec_for
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
 from alarm_access.adapters.celery.streams import STREAM_TASKS, CeleryBatchPublisher
+from alarm_access.adapters.etcd.membership import EtcdMembership
 from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
+from alarm_access.adapters.orm.incidents import OrmIncidentStore
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.orm.tables import result_table_topics
 from alarm_access.adapters.orm.topics import (
@@ -32,6 +34,7 @@ from alarm_access.adapters.orm.topics import (
     event_topic_routes,
     load_strategy_documents,
 )
+from alarm_access.adapters.rabbitmq.incidents import RabbitIncidentSource
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
@@ -40,7 +43,7 @@ from alarm_access.adapters.redis.membership import RedisMembership
 from alarm_access.adapters.redis.sink import RedisSink
 from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
-from alarm_access.kernel.config import AccessConfig
+from alarm_access.kernel.config import AccessConfig, RingStore
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.settings import ConsumerSettings
 from alarm_access.kernel.stream import MessageStream
@@ -213,9 +216,26 @@ class AdapterPorts:
         return [doc for doc in load_strategy_documents() if serves(int(doc.get("bk_biz_id") or 0))]
 
     def ring_membership(self) -> Membership:
-        """The leases of ring `{access type}.{cluster}` (Redis)."""
+        """The leases of ring `{access type}.{cluster}`: Redis, or etcd with ALARM_ACCESS_RING_STORE=etcd."""
         config = self._config
-        return RedisMembership(self.redis, config.key_prefix, f"{config.access_type.value}.{config.cluster.name}")
+        ring = f"{config.access_type.value}.{config.cluster.name}"
+        if config.ring_store == RingStore.ETCD:
+            membership = EtcdMembership(config.etcd_url, config.key_prefix, ring, timeout=config.network_timeout)
+            self._closers.append(membership.close)
+            return membership
+        return RedisMembership(self.redis, config.key_prefix, ring)
+
+    # --- incident access (IncidentPorts) ----------------------------------------------------------------------
+    def incident_source(self) -> RabbitIncidentSource:
+        """The sync queue consumer (BK_DATA_AIOPS_INCIDENT_BROKER_URL / _SYNC_QUEUE); the caller closes it."""
+        incident = self._config.incident
+        return RabbitIncidentSource(incident.broker_url, incident.sync_queue,
+                                    dead_letter_queue=incident.dead_letter_name, declare=incident.declare,
+                                    delivery_limit=incident.delivery_limit, prefetch=incident.prefetch,
+                                    heartbeat=incident.heartbeat, timeout=self._config.network_timeout)
+
+    def incident_store(self) -> OrmIncidentStore:
+        return OrmIncidentStore()
 
     def ring_member(self) -> RingMember:
         """This process in its ring; member id `host/pid/random` (unique per start)."""

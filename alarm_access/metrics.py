@@ -200,3 +200,14 @@ RING_OWNED_KEYS = Gauge(
     "alarm_access_ring_owned_keys", "Keys (business ids) this process owns in its ring.",
     ["access_type"], multiprocess_mode="livesum", registry=REGISTRY,
 )
+
+# --- incident access -----------------------------------------------------------------------------------------
+INCIDENT_MESSAGES = Counter(
+    "alarm_access_incident_messages", "Incident sync messages, by outcome (applied, stale, duplicate, skipped, "
+    "dead_lettered, retried — a store attempt that failed and will be retried).",
+    ["outcome"], registry=REGISTRY,
+)
+INCIDENT_APPLY_TIME = Histogram(
+    "alarm_access_incident_apply_duration_seconds", "Time to store one incident sync message (one transaction).",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)

@@ -88,6 +88,9 @@ ALARM_ACCESS: dict[str, Any] = {
     "CLUSTER_NAME": os.environ.get("BK_MONITOR_ALARM_BACKEND_CLUSTER_NAME")
     or os.environ.get("ALARM_BACKEND_CLUSTER_NAME", "default"),
     "CLUSTER_ROUTING_RULES": os.environ.get("ALARM_BACKEND_CLUSTER_ROUTING_RULES", ""),
+    # --hash-ring 1 membership: redis (default) or etcd
+    "RING_STORE": os.environ.get("ALARM_ACCESS_RING_STORE", "redis"),
+    "ETCD_URL": os.environ.get("ALARM_ACCESS_ETCD_URL", ""),
     # KAFKA_BOOTSTRAP_SERVERS is the usual name; KAFKA_BOOTSTRAP is kept for existing deployments
     "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP", ""),
     "KAFKA_GROUP_PREFIX": os.environ.get("KAFKA_GROUP_PREFIX", "alarm-access"),
@@ -103,6 +106,15 @@ ALARM_ACCESS: dict[str, Any] = {
     # real-time data access: every ALARM_ACCESS_REAL_TIME_<NAME> (see alarm_access.kernel.settings.RealTimeSettings)
     "REAL_TIME": {key.removeprefix("ALARM_ACCESS_REAL_TIME_"): value for key, value in os.environ.items()
                   if key.startswith("ALARM_ACCESS_REAL_TIME_")},
+    # incident access: every ALARM_ACCESS_INCIDENT_<NAME> (alarm_access.kernel.settings.IncidentSettings), plus the
+    # original's BK_DATA_AIOPS_INCIDENT_BROKER_URL / _SYNC_QUEUE (which win when set)
+    "INCIDENT": {
+        **{key.removeprefix("ALARM_ACCESS_INCIDENT_"): value for key, value in os.environ.items()
+           if key.startswith("ALARM_ACCESS_INCIDENT_")},
+        **{name: os.environ[env] for name, env in (("BROKER_URL", "BK_DATA_AIOPS_INCIDENT_BROKER_URL"),
+                                                   ("SYNC_QUEUE", "BK_DATA_AIOPS_INCIDENT_SYNC_QUEUE"))
+           if os.environ.get(env)},
+    },
     # event access: every ALARM_ACCESS_EVENT_<NAME> (alarm_access.kernel.settings.EventSettings), plus the original's
     # DISABLE_EVENT_DATAID list
     "EVENT": {

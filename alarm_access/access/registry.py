@@ -19,6 +19,8 @@ from alarm_access.access.data.preview import preview_data
 from alarm_access.access.data.service import build_data_service
 from alarm_access.access.event.preview import preview_event
 from alarm_access.access.event.service import build_event_service
+from alarm_access.access.incident.preview import preview_incident
+from alarm_access.access.incident.service import build_incident_service
 from alarm_access.access.real_time_data.preview import preview_real_time
 from alarm_access.access.real_time_data.service import build_real_time_service
 from alarm_access.formats.preview import Previewer
@@ -56,7 +58,12 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
         preview=preview_event,
     ),
     AccessType.ALERT: HandlerSpec("ingest third-party alerts into the alert event format"),
-    AccessType.INCIDENT: HandlerSpec("consume AIOps incident messages and persist them"),
+    AccessType.INCIDENT: HandlerSpec(
+        "consume AIOps incident sync messages from RabbitMQ and store them idempotently, in version order",
+        build=build_incident_service,
+        dispatchers=frozenset({HandlerType.PROCESS}),
+        preview=preview_incident,
+    ),
 }
 
 

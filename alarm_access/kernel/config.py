@@ -20,9 +20,11 @@ from alarm_access.kernel.sections import parse_section
 from alarm_access.kernel.settings import (
     DATA_PREFIX,
     EVENT_PREFIX,
+    INCIDENT_PREFIX,
     REAL_TIME_PREFIX,
     DataSettings,
     EventSettings,
+    IncidentSettings,
     RealTimeSettings,
 )
 
@@ -40,6 +42,13 @@ class HandlerType(enum.StrEnum):
     CELERY = "celery"
 
 
+class RingStore(enum.StrEnum):
+    """Where `--hash-ring 1` keeps its membership (`ALARM_ACCESS_RING_STORE`)."""
+
+    REDIS = "redis"
+    ETCD = "etcd"
+
+
 #: Prefix of every Redis key (the original's `KEY_PREFIX`), unless `ALARM_ACCESS_KEY_PREFIX` says otherwise.
 DEFAULT_KEY_PREFIX = "bkmonitorv3.ee"
 
@@ -52,6 +61,9 @@ class AccessConfig:
     hash_ring: bool = False
     #: `--session-ttl`: seconds a ring member's lease lives without a heartbeat (renewed every third of it)
     session_ttl: float = 60.0
+    #: `ALARM_ACCESS_RING_STORE`: the ring's membership store; `ALARM_ACCESS_ETCD_URL`: etcd's client URL
+    ring_store: RingStore = RingStore.REDIS
+    etcd_url: str = ""
     #: the deployment cluster (ALARM_BACKEND_CLUSTER_NAME / _ROUTING_RULES): which businesses are served
     cluster: Cluster = field(default_factory=Cluster)
     once: bool = False
@@ -72,6 +84,7 @@ class AccessConfig:
     data: DataSettings = field(default_factory=DataSettings)
     event: EventSettings = field(default_factory=EventSettings)
     real_time: RealTimeSettings = field(default_factory=RealTimeSettings)
+    incident: IncidentSettings = field(default_factory=IncidentSettings)
 
     @classmethod
     def build(cls, raw: Mapping[str, Any], options: Mapping[str, Any]) -> AccessConfig:
@@ -86,11 +99,18 @@ class AccessConfig:
         rules = _json_list(raw.get("CLUSTER_ROUTING_RULES"), "ALARM_BACKEND_CLUSTER_ROUTING_RULES")
         cluster = Cluster(cluster_name(str(raw.get("CLUSTER_NAME", ""))), parse_rules(rules))
         key_prefix = _non_empty(raw.get("KEY_PREFIX", DEFAULT_KEY_PREFIX), "ALARM_ACCESS_KEY_PREFIX")
+        ring_store = _choice(RingStore, raw.get("RING_STORE") or "redis", "ALARM_ACCESS_RING_STORE")
+        etcd_url = str(raw.get("ETCD_URL", ""))
+        if ring_store == RingStore.ETCD and not etcd_url.startswith(("http://", "https://")):
+            raise ConfigError("ALARM_ACCESS_ETCD_URL must be http(s)://host:port with ALARM_ACCESS_RING_STORE=etcd, "
+                              f"got {etcd_url!r}")
         return cls(
             access_type=access_type,
             handler_type=handler_type,
             hash_ring=hash_ring == "1",
             session_ttl=_number(options.get("session_ttl", 60), "--session-ttl", minimum=1.0),
+            ring_store=ring_store,
+            etcd_url=etcd_url,
             cluster=cluster,
             once=bool(options.get("once", False)),
             max_cycles=_positive_or_none(options.get("max_cycles"), "--max-cycles"),
@@ -111,6 +131,7 @@ class AccessConfig:
             event=parse_section(EventSettings, raw.get("EVENT", {}), EVENT_PREFIX,
                                 aliases={"DISABLE_DATA_IDS": "disabled_data_ids"}),
             real_time=parse_section(RealTimeSettings, raw.get("REAL_TIME", {}), REAL_TIME_PREFIX),
+            incident=parse_section(IncidentSettings, raw.get("INCIDENT", {}), INCIDENT_PREFIX),
         )
 
 

@@ -16,6 +16,7 @@ from alarm_access.kernel.errors import ConfigError
 DATA_PREFIX = "ALARM_ACCESS_DATA_"
 EVENT_PREFIX = "ALARM_ACCESS_EVENT_"
 REAL_TIME_PREFIX = "ALARM_ACCESS_REAL_TIME_"
+INCIDENT_PREFIX = "ALARM_ACCESS_INCIDENT_"
 #: The original's "host disabled" operating states (spec data-access §3.2).
 DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
 
@@ -150,6 +151,44 @@ class RealTimeSettings(ConsumerSettings):
     batch_size: int = 5000
     dlq_topic: str = "alarm_access_real_time_dlq"
     PREFIX: ClassVar[str] = REAL_TIME_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Knobs of the `incident` access type, from `ALARM_ACCESS["INCIDENT"]` (env `ALARM_ACCESS_INCIDENT_<NAME>`;
+    `broker_url` and `sync_queue` also from the original's `BK_DATA_AIOPS_INCIDENT_BROKER_URL` and
+    `BK_DATA_AIOPS_INCIDENT_SYNC_QUEUE`, with the original's defaults).
+
+    When the queue does not exist and `declare` is on, it is declared durable, quorum, with `delivery_limit`
+    and a dead-letter exchange routing to `dead_letter_queue` (default `<sync_queue>.dead_letter`); a queue
+    that exists is used as it is. A message is handled at most `prefetch` at a time (unacked); a store that
+    is down is retried after `retry_backoff` seconds, doubling up to `retry_backoff_max`."""
+
+    broker_url: str = "amqp://127.0.0.1:5672/aiops_incident"
+    sync_queue: str = "aiops_incident"
+    declare: bool = True
+    delivery_limit: int = 5
+    dead_letter_queue: str = ""
+    prefetch: int = 50
+    heartbeat: int = 30
+    poll_timeout: float = 0.5
+    batch_size: int = 100
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+            raise ConfigError(f"{INCIDENT_PREFIX}BROKER_URL must be an amqp:// or amqps:// URL")
+        if not self.sync_queue:
+            raise ConfigError(f"{INCIDENT_PREFIX}SYNC_QUEUE must not be empty")
+        if self.prefetch <= 0 or self.batch_size <= 0 or self.delivery_limit <= 0:
+            raise ConfigError(f"{INCIDENT_PREFIX}PREFETCH, BATCH_SIZE and DELIVERY_LIMIT must be > 0")
+        if self.retry_backoff <= 0 or self.retry_backoff_max < self.retry_backoff:
+            raise ConfigError(f"{INCIDENT_PREFIX}RETRY_BACKOFF must be > 0 and <= RETRY_BACKOFF_MAX")
+
+    @property
+    def dead_letter_name(self) -> str:
+        return self.dead_letter_queue or f"{self.sync_queue}.dead_letter"
 
 
 def _source(entry: str, setting: str) -> tuple[str, str]:

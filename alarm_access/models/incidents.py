@@ -44,6 +44,11 @@ class Incident(models.Model):
     extra_info = models.JSONField(default=dict, blank=True)
     feedback = models.JSONField(default=dict, blank=True)
     alert_count = models.PositiveIntegerField(default=0)
+    #: the version `(sync_time, incident_info.update_time)` of the last applied sync message
+    version_sync_time = models.BigIntegerField(default=0)
+    version_update_time = models.BigIntegerField(default=0)
+    #: the target incident of a merged incident (its alert links moved there)
+    merged_into = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ("-create_time", "incident_id")
@@ -75,9 +80,11 @@ class IncidentSnapshot(models.Model):
 
 
 class IncidentAlert(models.Model):
-    """An alert linked to an incident; `version_id` tags the processing batch that linked it last."""
+    """An alert linked to an incident; `version_id` tags the message version that linked it.
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_links")
+    The link may name a merge target that is not stored yet (no database constraint on the incident)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_links", db_constraint=False)
     alert_id = models.BigIntegerField(db_index=True)
     version_id = models.CharField(max_length=64, blank=True, default="")
     linked_at = models.DateTimeField(auto_now=True)
@@ -91,11 +98,17 @@ class IncidentAlert(models.Model):
 
 
 class IncidentOperation(models.Model):
-    """One lifecycle operation (create, observe, recover, reopen, update, merge, alert trigger/recover/...)."""
+    """One lifecycle operation (create, observe, recover, reopen, update, merge, alert trigger/recover/...).
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="operations")
+    `operation_id` is deterministic (a hash of incident, operation, from/to and time: a redelivered message adds
+    no second row); a target's `merge` row may precede the target itself (no database constraint)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="operations", db_constraint=False)
+    operation_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     operation_type = models.CharField(max_length=32)
     operate_time = models.BigIntegerField()
+    #: the `sync_time` of the message that recorded it
+    sync_time = models.BigIntegerField(default=0)
     extra_info = models.JSONField(default=dict, blank=True)
 
     class Meta:

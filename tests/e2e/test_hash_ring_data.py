@@ -1,11 +1,11 @@
 """`run_access --access-type data --hash-ring 1`: processes share the businesses and hand them over.
 
-Real Redis (leases, locks, queues), real VictoriaMetrics, real subprocesses; 12 businesses of one strategy
-each. Three processes split the businesses between them; `kill -9` of one: the survivors own everything
-again within two lease TTLs (the measured takeover is printed); a fourth process takes a share; SIGTERM of
-one hands its share over at once; `manage.py hash_ring` reports the members and their shares. Across the
-whole test every sample's record id is queued exactly once. Two `-H celery` schedulers share the businesses
-the same way, and a real worker delivers every record once.
+Real Redis (locks, queues; and the leases, or a real etcd holding them), real VictoriaMetrics, real
+subprocesses; 12 businesses of one strategy each. Three processes split the businesses between them;
+`kill -9` of one: the survivors own everything again within two lease TTLs (the measured takeover is
+printed); a fourth process takes a share; SIGTERM of one hands its share over at once; `manage.py hash_ring`
+reports the members and their shares. Across the whole test every sample's record id is queued exactly once.
+Two `-H celery` schedulers share the businesses the same way, and a real worker delivers every record once.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ import redis
 from alarm_access.kernel.hashing import count_md5
 from tests.services.access_env import AccessEnv, stop
 from tests.services.celery_worker import start_worker
+from tests.services.etcd import etcd
 from tests.services.exposition import sample
 from tests.services.redis_server import RedisServer
 from tests.services.victoria import VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.integration
+__all__ = ["etcd"]  # the session fixture, imported for pytest
 
 INTERVAL = 10
 TTL = 3.0
@@ -127,9 +129,12 @@ class Ring:
         return time.monotonic() - started
 
 
+@pytest.mark.parametrize("store", ["redis", "etcd"])
 def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
-        env: AccessEnv, vm: VictoriaMetrics, tmp_path: Path) -> None:
-    env.env["TSDB_URL"] = vm.url
+        env: AccessEnv, vm: VictoriaMetrics, tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
+    env.env.update(TSDB_URL=vm.url, ALARM_ACCESS_RING_STORE=store)
+    if store == "etcd":
+        env.env["ALARM_ACCESS_ETCD_URL"] = request.getfixturevalue("etcd")
     ring = Ring(env, vm, tmp_path)
     now = int(time.time())
     t = now - now % INTERVAL

@@ -1,4 +1,4 @@
-"""The membership contract, run against the in-memory fake and real Redis: leases, expiry, epochs, leave;
+"""The membership contract, run against the in-memory fake, real Redis and real etcd: leases, expiry, epochs, leave;
 and `RingMember` on top of it: JOINING owns nothing, ACTIVE shares, a dead member's keys move, leave is now."""
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from alarm_access.adapters.etcd.membership import EtcdMembership
 from alarm_access.adapters.memory.event import ManualClock
 from alarm_access.adapters.memory.membership import MemoryMembership
 from alarm_access.adapters.redis.membership import RedisMembership
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.ring.membership import Membership, MemberState, RingMember
 from tests.conftest import TEST_REDIS_URL
+from tests.services.etcd import etcd
+
+__all__ = ["etcd"]
 
 KEYS = [str(biz) for biz in range(1, 201)]
 
@@ -24,15 +28,21 @@ KEYS = [str(biz) for biz in range(1, 201)]
 @dataclass
 class World:
     membership: Membership
-    #: let `seconds` pass for the store (the fake's clock; real time for Redis)
+    #: let `seconds` pass for the store (the fake's clock; real time for Redis and etcd)
     wait: Callable[[float], object]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "etcd"])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     if request.param == "memory":
         clock = ManualClock(1000.0)
         yield World(MemoryMembership(clock=clock), clock.advance)
+        return
+    if request.param == "etcd":
+        membership = EtcdMembership(request.getfixturevalue("etcd"), f"test.ring.{uuid.uuid4().hex[:8]}",
+                                    "data.default", timeout=2)
+        yield World(membership, time.sleep)
+        membership.close()
         return
     client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2)
     prefix = f"test.ring.{uuid.uuid4().hex[:8]}"
@@ -55,10 +65,11 @@ def test_heartbeats_join_renew_and_change_the_epoch_only_on_change(world: World)
 
 
 def test_an_expired_lease_is_dropped_by_anyone_s_heartbeat(world: World) -> None:
-    world.membership.heartbeat("short", MemberState.ACTIVE, 1.0, ttl=0.3)
+    # 1 s: etcd's shortest lease (whole seconds); etcd's expiry loop may take another ~0.5 s to drop it
+    world.membership.heartbeat("short", MemberState.ACTIVE, 1.0, ttl=1)
     before = world.membership.heartbeat("long", MemberState.ACTIVE, 1.0, ttl=30)
     assert {m.id for m in before.members} == {"short", "long"}
-    world.wait(0.5)
+    world.wait(2.0)
     after = world.membership.heartbeat("long", MemberState.ACTIVE, 1.0, ttl=30)
     assert {m.id for m in after.members} == {"long"} and after.epoch > before.epoch
     assert world.membership.view().epoch == after.epoch
@@ -76,7 +87,7 @@ def test_leave_removes_at_once(world: World) -> None:
 
 def test_ring_members_share_the_keys_and_take_over_a_dead_one(world: World) -> None:
     members = [RingMember(world.membership, name, ttl=ttl, access_type="data")
-               for name, ttl in (("a", 30.0), ("b", 30.0), ("c", 0.5))]
+               for name, ttl in (("a", 30.0), ("b", 30.0), ("c", 1.0))]
     now = 0.0
     for member in members:
         member.tick(now)
@@ -89,7 +100,7 @@ def test_ring_members_share_the_keys_and_take_over_a_dead_one(world: World) -> N
     shares = [member.owned(KEYS) for member in members]
     assert set().union(*shares) == set(KEYS) and sum(len(share) for share in shares) == len(KEYS)
     assert all(40 < len(share) < 100 for share in shares), [len(s) for s in shares]
-    world.wait(0.8)  # "c" is dead: it sends no heartbeat and its lease expires
+    world.wait(2.0)  # "c" is dead: it sends no heartbeat and its lease expires
     a, b = members[0], members[1]
     for member in (a, b):
         member.tick(now + 200)

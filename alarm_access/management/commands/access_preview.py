@@ -6,6 +6,7 @@
         [--strategy-file S.json] [--hosts-file H.json] [--now EPOCH]
     python manage.py access_preview --access-type real_time_data --strategy-file S.json --message-file M.json \
         [--topic TOPIC] [--tables-file T.json] [--hosts-file H.json] [--now EPOCH]
+    python manage.py access_preview --access-type incident --message-file M.json
 
 S.json: strategies in the original cached format (one object or a list). P.json: a list of raw points as
 the TSDB query returns them. H.json: hosts in the `load_hosts` format; without it the topology is empty,
@@ -145,6 +146,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
             inputs = self._event_inputs(options)
         elif access_type == AccessType.REAL_TIME_DATA:
             inputs = self._real_time_inputs(options, strategies)
+        elif access_type == AccessType.INCIDENT:
+            inputs = read_messages(options["message_file"], 0, "incident")
         else:
             inputs = self._data_inputs(options)
         preview = PreviewInput(
@@ -202,13 +205,14 @@ _NEEDS: dict[AccessType, tuple[str, ...]] = {
     AccessType.DATA: ("strategy_file", "points_file"),
     AccessType.EVENT: ("message_file",),
     AccessType.REAL_TIME_DATA: ("strategy_file", "message_file"),
+    AccessType.INCIDENT: ("message_file",),
 }
 
 #: the options only some access types take, and which
 _ONLY_FOR: dict[str, tuple[AccessType, ...]] = {
     "points_file": (AccessType.DATA,),
     "dedupe_state": (AccessType.DATA,),
-    "message_file": (AccessType.EVENT, AccessType.REAL_TIME_DATA),
+    "message_file": (AccessType.EVENT, AccessType.REAL_TIME_DATA, AccessType.INCIDENT),
     "data_id": (AccessType.EVENT,),
     "topic": (AccessType.REAL_TIME_DATA,),
     "tables_file": (AccessType.REAL_TIME_DATA,),

@@ -1,0 +1,73 @@
+"""Ports of the `incident` access type: the sync-message source (a broker queue with manual ack) and the store.
+
+Adapters: `adapters.rabbitmq` (source), `adapters.orm.incidents` (store); fakes in `adapters.memory.incidents`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from alarm_access.access.incident.message import SyncMessage
+from alarm_access.access.incident.rules import Outcome
+from alarm_access.kernel.ports import Ports
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One received message. `epoch` names the connection it came on: it can only be acked on that one."""
+
+    body: bytes
+    tag: int
+    epoch: int
+    redelivered: bool = False
+    #: the broker's delivery count (`x-delivery-count` of quorum queues), 0 when unknown
+    delivery_count: int = 0
+
+    @property
+    def position(self) -> str:
+        return f"{self.epoch}#{self.tag}"
+
+
+class IncidentSource(Protocol):
+    """A queue of sync messages, at least once: a message stays the broker's until `ack` or `dead_letter`.
+
+    Every call is bounded by a timeout; a broker that cannot be reached (or a lost connection) raises
+    `SourceUnavailable`, and every delivery not acked then is redelivered by the broker (to a later call)."""
+
+    def receive(self, timeout: float) -> Delivery | None:
+        """The next message, waiting at most `timeout` seconds (None: none came). Reconnects when needed."""
+        ...
+
+    def ack(self, delivery: Delivery) -> None:
+        """Remove the message for good (after its effect was stored)."""
+        ...
+
+    def dead_letter(self, delivery: Delivery, reason: str, detail: str) -> None:
+        """Move the message to the dead-letter queue, `reason` and `detail` in its headers, then remove it."""
+        ...
+
+    def keepalive(self) -> None:
+        """Send/check heartbeats while a message is held (call at least every few seconds)."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection; unacked messages go back to the queue. Safe to call twice."""
+        ...
+
+
+class IncidentStore(Protocol):
+    def apply(self, message: SyncMessage) -> Outcome:
+        """Apply one message in one transaction (`rules.decide`). `SourceUnavailable`: nothing was written
+        and a retry may succeed; `InvalidRecord`: the store refuses the message for good."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class IncidentPorts(Ports, Protocol):
+    """The ports of the incident access type (implemented by `bootstrap.AdapterPorts`)."""
+
+    def incident_source(self) -> IncidentSource: ...
+
+    def incident_store(self) -> IncidentStore: ...
