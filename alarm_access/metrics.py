@@ -203,7 +203,7 @@ RING_OWNED_KEYS = Gauge(
 
 # --- incident access -----------------------------------------------------------------------------------------
 INCIDENT_MESSAGES = Counter(
-    "alarm_access_incident_messages", "Incident sync messages, by outcome (applied, stale, duplicate, skipped, "
+    "alarm_access_incident_messages", "Incident sync messages, by outcome (applied, stale, duplicate, skipped, queued, "
     "dead_lettered, retried — a store attempt that failed and will be retried).",
     ["outcome"], registry=REGISTRY,
 )

@@ -3,6 +3,7 @@
     celery -A alarm_access worker -Q celery_service,celery_service_qos,celery_service_batch --pool=prefork
     celery -A alarm_access worker -Q celery_service_access_event --pool=prefork   # event batches
     celery -A alarm_access worker -Q celery_service_access_real_time_data          # real-time point batches
+    celery -A alarm_access worker -Q celery_service_access_incident                # incident sync messages
 
 Like `manage.py`, this module is an entry point: it sets Django up, builds the frozen `AccessConfig` from
 the settings once, and composes the ports. Each worker process builds its `DataWorker` lazily (after the
@@ -48,16 +49,18 @@ from alarm_access.access.data.jobs import BatchJob, PullJob  # noqa: E402
 from alarm_access.access.data.runner import PullRunner  # noqa: E402
 from alarm_access.access.data.split import BatchSplitter  # noqa: E402
 from alarm_access.access.event.handle import EventHandler  # noqa: E402
+from alarm_access.access.incident.tasks import IncidentTaskRunner  # noqa: E402
 from alarm_access.access.real_time_data.handle import RealTimeHandler  # noqa: E402
 from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher  # noqa: E402
 from alarm_access.adapters.celery.retry import retry_or_requeue  # noqa: E402
-from alarm_access.adapters.celery.streams import RUN_EVENT_TASK, RUN_REAL_TIME_TASK  # noqa: E402
+from alarm_access.adapters.celery.streams import RUN_EVENT_TASK, RUN_INCIDENT_TASK, RUN_REAL_TIME_TASK  # noqa: E402
 from alarm_access.adapters.redis.batches import RedisBatchStore  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
 from alarm_access.health import metrics_addr  # noqa: E402
 from alarm_access.kernel.config import AccessConfig  # noqa: E402
 from alarm_access.kernel.errors import AccessError, ConfigError, InvalidRecord  # noqa: E402
+from alarm_access.logs import ctx  # noqa: E402
 from alarm_access.stream_tasks import StreamTaskRunner  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
@@ -162,6 +165,35 @@ def run_access_real_time_data(self: Any, payload: dict[str, Any]) -> int:
     return run_stream_task(self, "real_time_data", payload)
 
 
+_incident_runner: tuple[AdapterPorts, IncidentTaskRunner] | None = None
+
+
+@app.task(name=RUN_INCIDENT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
+          max_retries=None)
+def run_access_incident(self: Any, payload: dict[str, Any]) -> str:
+    """Apply one incident sync message in one transaction (`access.incident.tasks`); returns the outcome.
+
+    A store failure (the database is down) is retried with a back-off up to a minute, never dropped; a
+    redelivered task is a `duplicate` by the version rules. A payload that can never be applied is rejected."""
+    global _incident_runner  # noqa: PLW0603 - one per worker process, built after fork
+    if _incident_runner is None:
+        ports = AdapterPorts(CONFIG)
+        _incident_runner = (ports, IncidentTaskRunner(ports.incident_store()))
+    try:
+        outcome = _incident_runner[1].run(payload)
+    except InvalidRecord as exc:
+        metrics.INCIDENT_MESSAGES.labels("dead_lettered").inc()
+        logger.error("incident task rejected: %s", exc)
+        return "rejected"
+    except AccessError as exc:
+        metrics.INCIDENT_MESSAGES.labels("retried").inc()
+        logger.error("incident message not applied, retrying: %s", exc)
+        raise retry_or_requeue(self, exc, countdown=min(2 ** self.request.retries, 60)) from exc
+    metrics.INCIDENT_MESSAGES.labels(outcome.value).inc()
+    logger.info("incident message applied", extra=ctx(outcome=outcome.value))
+    return outcome.value
+
+
 @worker_init.connect  # type: ignore[untyped-decorator]
 def _check_pool(sender: Any = None, **_: Any) -> None:
     pool = getattr(sender, "pool_cls", None)
@@ -189,6 +221,8 @@ def _close(pid: int | None = None, **_: Any) -> None:
             _worker.ports.close()
         for ports, _runner in _stream_runners.values():
             ports.close()
+        if _incident_runner is not None:
+            _incident_runner[0].close()
     finally:
         if MULTIPROCESS_DIR is not None:
             worker_metrics.mark_process_dead(MULTIPROCESS_DIR, pid or os.getpid())

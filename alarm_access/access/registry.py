@@ -61,7 +61,7 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
     AccessType.INCIDENT: HandlerSpec(
         "consume AIOps incident sync messages from RabbitMQ and store them idempotently, in version order",
         build=build_incident_service,
-        dispatchers=frozenset({HandlerType.PROCESS}),
+        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_incident,
     ),
 }

@@ -26,15 +26,8 @@ def test_every_combination_of_a_built_type_is_accepted(access_type: AccessType, 
 
 def test_the_built_types_are_the_ones_this_release_promises() -> None:
     both = {HandlerType.PROCESS, HandlerType.CELERY}
-    assert all(REGISTRY[kind].dispatchers == both
-               for kind in (AccessType.DATA, AccessType.EVENT, AccessType.REAL_TIME_DATA))
-    assert REGISTRY[AccessType.INCIDENT].dispatchers == {HandlerType.PROCESS}  # -H celery: not built yet
-
-
-def test_a_handler_the_type_does_not_dispatch_to_is_refused_with_one_line() -> None:
-    config = AccessConfig.build({}, {"access_type": "incident", "handler_type": "celery"})
-    with pytest.raises(ConfigError, match="--handler-type celery is not available for access type 'incident'"):
-        spec_for(config)
+    assert all(REGISTRY[kind].dispatchers == both for kind in
+               (AccessType.DATA, AccessType.EVENT, AccessType.REAL_TIME_DATA, AccessType.INCIDENT))
 
 
 @pytest.mark.parametrize("access_type", [kind for kind in AccessType if kind not in BUILT])

@@ -23,10 +23,13 @@ import pytest
 
 from alarm_access.access.incident.book import IncidentBook
 from alarm_access.access.incident.message import parse_message
+from alarm_access.adapters.celery.streams import INCIDENT_QUEUE
 from alarm_access.adapters.rabbitmq.incidents import REASON_HEADER
 from tests.access.incident.messages import T0, body, story, sync
 from tests.services.access_env import AccessEnv, access_env, stop
+from tests.services.celery_worker import start_worker
 from tests.services.rabbitmq import private_vhost
+from tests.services.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -251,3 +254,24 @@ def test_kill_9_mid_stream_ends_in_the_clean_state_without_duplicate_rows(world:
         state = db_state(env)
         assert state == expected, f"trial {trial} (killed after {threshold} operation rows)"
         assert len(state["operations"]) == len({row[0] for row in state["operations"]})
+
+
+def test_celery_workers_apply_the_published_messages_with_the_same_rules(
+        world: tuple[AccessEnv, str], private_redis: RedisServer, tmp_path: Path) -> None:
+    env, url = world
+    messages = story()
+    shuffled = messages[:]
+    random.Random(5).shuffle(shuffled)
+    env.env["CELERY_BROKER_URL"] = private_redis.url
+    worker = start_worker(env.env, tmp_path, "incident", private_redis.url, queues=(INCIDENT_QUEUE,))
+    process = env.spawn("run_access", "-H", "celery", "--access-type", "incident")
+    try:
+        env.wait_for_log("incident queue consumer connected")
+        publish(url, [body(m) for m in shuffled + messages] + [sentinel(1)])
+        wait_for(lambda: has_incident(env, SENTINEL), "the story through the worker", log=worker.log)
+        wait_for(lambda: db_state(env) == expected_state(messages), "the rules' state", log=worker.log)
+    finally:
+        assert stop(process) == 0
+        worker.stop()
+    assert "incident message applied" in worker.log()  # the worker applied them, the consumer only published
+    assert "incident message applied" not in env.log()

@@ -53,6 +53,8 @@ class SyncMessage:
     notice_source: str = ""
     process_info: Mapping[str, Any] = field(default_factory=dict)
     send_notice: bool = False
+    #: the message as received (what `-H celery` hands to a worker, which parses it again)
+    body: bytes = field(default=b"", compare=False, repr=False)
 
     @property
     def version(self) -> tuple[int, int]:
@@ -175,4 +177,5 @@ def parse_message(body: bytes | str) -> SyncMessage:
         incident_stage=str(doc.get("incident_stage") or ""), incident_actions=tuple(actions),
         notice_source=str(doc.get("notice_source") or ""), process_info=process,
         send_notice=bool(raw_info.get("send_notice", False)),
+        body=body.encode() if isinstance(body, str) else bytes(body),
     )

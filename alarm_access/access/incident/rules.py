@@ -45,6 +45,8 @@ class Outcome(enum.StrEnum):
     STALE = "stale"
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
+    #: `-H celery`: handed to a worker (the broker accepted the task); the worker's outcome is one of the above
+    QUEUED = "queued"
 
 
 @dataclass(frozen=True, slots=True)

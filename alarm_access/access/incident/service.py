@@ -23,12 +23,14 @@ from typing import cast
 from alarm_access import metrics
 from alarm_access.access.incident.message import parse_message
 from alarm_access.access.incident.ports import Delivery, IncidentPorts, IncidentSource, IncidentStore
-from alarm_access.kernel.config import AccessConfig
+from alarm_access.access.incident.tasks import PublishingStore
+from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.errors import InvalidRecord, SourceUnavailable
 from alarm_access.kernel.ports import Ports
 from alarm_access.kernel.settings import IncidentSettings
 from alarm_access.logs import ctx
 from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
+from alarm_access.stream_tasks import PublisherPorts
 
 logger = logging.getLogger("alarm_access.access.incident")
 
@@ -132,9 +134,13 @@ class IncidentConsumer:
 
 
 def build_incident_service(config: AccessConfig, ports: Ports) -> Service:
-    """The supervised `incident` service; `ports` must implement `IncidentPorts` (bootstrap's `AdapterPorts`)."""
+    """The supervised `incident` service; `ports` must implement `IncidentPorts` (and `PublisherPorts` for
+    `-H celery`: the consumer then publishes each message as a task, `access.incident.tasks`)."""
     incident_ports = cast("IncidentPorts", ports)
-    consumer = IncidentConsumer(incident_ports.incident_source(), incident_ports.incident_store(), config.incident)
+    store: IncidentStore = incident_ports.incident_store()
+    if config.handler_type == HandlerType.CELERY:
+        store = PublishingStore(cast("PublisherPorts", ports).stream_publisher())
+    consumer = IncidentConsumer(incident_ports.incident_source(), store, config.incident)
 
     def close() -> None:
         try:

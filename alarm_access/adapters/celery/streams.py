@@ -24,8 +24,12 @@ RUN_EVENT_TASK = "alarm_access.run_access_event"
 #: the queue and task of real-time point batches (`-Q celery_service_access_real_time_data`)
 REAL_TIME_QUEUE = "celery_service_access_real_time_data"
 RUN_REAL_TIME_TASK = "alarm_access.run_access_real_time_data"
+#: the queue and task of incident sync messages, one each (`-Q celery_service_access_incident`)
+INCIDENT_QUEUE = "celery_service_access_incident"
+RUN_INCIDENT_TASK = "alarm_access.run_access_incident"
 #: access type → (task, queue) of its batches
-STREAM_TASKS = {"event": (RUN_EVENT_TASK, EVENT_QUEUE), "real_time_data": (RUN_REAL_TIME_TASK, REAL_TIME_QUEUE)}
+STREAM_TASKS = {"event": (RUN_EVENT_TASK, EVENT_QUEUE), "real_time_data": (RUN_REAL_TIME_TASK, REAL_TIME_QUEUE),
+                "incident": (RUN_INCIDENT_TASK, INCIDENT_QUEUE)}
 
 
 class CeleryBatchPublisher:
