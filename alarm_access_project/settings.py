@@ -51,7 +51,9 @@ TEMPLATES = [
 
 _database_url = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'alarm_access.sqlite3'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+    # long-running services keep their connection (a reconnect per message cost half of an incident's apply
+    # time); every use after `close_old_connections()` checks it first, so a restarted database is survived
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=300, conn_health_checks=True)}
 except ValueError as _error:  # an unknown scheme: manage.py turns this into one line and exit 2
     raise ImproperlyConfigured(f"DATABASE_URL: {_error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
@@ -106,6 +108,9 @@ ALARM_ACCESS: dict[str, Any] = {
     # real-time data access: every ALARM_ACCESS_REAL_TIME_<NAME> (see alarm_access.kernel.settings.RealTimeSettings)
     "REAL_TIME": {key.removeprefix("ALARM_ACCESS_REAL_TIME_"): value for key, value in os.environ.items()
                   if key.startswith("ALARM_ACCESS_REAL_TIME_")},
+    # alert access: every ALARM_ACCESS_ALERT_<NAME> (see alarm_access.kernel.settings.AlertSettings)
+    "ALERT": {key.removeprefix("ALARM_ACCESS_ALERT_"): value for key, value in os.environ.items()
+              if key.startswith("ALARM_ACCESS_ALERT_")},
     # incident access: every ALARM_ACCESS_INCIDENT_<NAME> (alarm_access.kernel.settings.IncidentSettings), plus the
     # original's BK_DATA_AIOPS_INCIDENT_BROKER_URL / _SYNC_QUEUE (which win when set)
     "INCIDENT": {

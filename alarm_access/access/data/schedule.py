@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -53,6 +54,9 @@ class Schedule:
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[int, str, int]] = []
         self._late_after = late_after
+        # One counter for every entry ever made: a group removed and added again (ring ownership moving away
+        # and back) must not match a heap item of its earlier life, which would run a stale slot twice.
+        self._versions = itertools.count()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -68,7 +72,7 @@ class Schedule:
             if entry is not None and entry.interval == interval:
                 continue
             offset = stable_offset(key, interval)
-            version = entry.version + 1 if entry else 0
+            version = next(self._versions)
             self._entries[key] = _Entry(interval, offset, slot_start(tick, interval, offset), version)
             heapq.heappush(self._heap, (self._entries[key].next_slot, key, version))
             changed.add(key)

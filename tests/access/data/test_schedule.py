@@ -98,3 +98,14 @@ def test_long_interval_looks_back_five_intervals() -> None:
     window = query_window(checkpoint=0, now=1_000_000, interval=600, delay=10)
     assert window is not None
     assert window.start <= 1_000_000 - 3000 - 600
+
+
+def test_a_group_removed_and_added_again_runs_each_slot_once_and_never_reports_negative_skips() -> None:
+    schedule = Schedule()
+    schedule.sync({"g": 60}, tick=1000)
+    first = schedule.pop_due(1000 + 60 * 5)  # the current slot, and several skipped
+    schedule.sync({}, tick=1400)  # ownership moved away (hash ring) ...
+    schedule.sync({"g": 60}, tick=1410)  # ... and back, before the old heap item was dropped
+    later = [slot for tick in range(1410, 1410 + 180, 10) for slot in schedule.pop_due(tick)]
+    assert first and all(slot.skipped >= 0 for slot in first + later)
+    assert len({slot.slot for slot in later}) == len(later)  # no slot twice
