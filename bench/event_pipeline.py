@@ -1,15 +1,19 @@
 """End-to-end throughput and latency of `run_access --access-type event`, next to a plain consume loop.
 
-    .venv/bin/python -m bench.event_pipeline [--events 50000] [--rate 1000] [--duration 5] [--redis-url ...]
+    .venv/bin/python -m bench.event_pipeline [--events 50000] [--rate 5000] [--duration 5] [--redis-url ...]
 
 On a private tansu broker (or `KAFKA_BOOTSTRAP`), a private database and a unique Redis prefix:
 
 * `events_per_s`: one `run_access --access-type event` process, already in its group; `--events` disk-full
-  events (distinct dimensions, so one anomaly each) are produced and the clock stops when the last anomaly is
-  in Redis — produce → parse → fan out → push (one MULTI/EXEC per batch) → commit;
+  events on the 100 hosts of `FLEET` (distinct disks, so one anomaly each) are produced and the clock stops
+  when the last anomaly is in Redis — produce → parse → fan out → push (one MULTI/EXEC per batch) → commit;
+* `pure_events_per_s`: the same messages through `process_batch` (decode, parse, fan out, standardize) and
+  `plan_delivery` (empty state) in this process, in batches of the service's batch size — no Kafka, no Redis;
 * `plain_consume_per_s`: a plain confluent-kafka `consume()` loop reading the same messages, same run;
+  `ratio` = `events_per_s / plain_consume_per_s`;
 * `latency_p50_ms` / `latency_p99_ms`: events offered at `--rate` per second for `--duration` seconds; the
-  time from produce to the anomaly seen in Redis (polled every 2 ms).
+  time from produce to the anomaly seen in Redis (polled every 2 ms);
+* `peak_rss_mb`: the peak RSS (`VmHWM`) of the `run_access` process, read just before it is stopped.
 Prints one JSON line. Nothing is asserted: the figures depend on the machine.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import tempfile
@@ -31,11 +36,57 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.e2e.test_event_e2e import KINDS, disk_full, strategy
+from alarm_access.access.event.batch import process_batch
+from alarm_access.access.event.delivery import DeliveryState, plan_delivery
+from alarm_access.access.event.fanout import build_routing
+from alarm_access.access.event.handle import enabled_kinds
+from alarm_access.formats import parse_strategy_documents, parse_topology_document
+from alarm_access.kernel.settings import EventSettings
+from alarm_access.kernel.stream import StreamMessage
+from alarm_access.records.enrich import index_topology
+from tests.e2e.test_event_e2e import FLEET, KINDS, disk_full, strategy
 from tests.services.access_env import AccessEnv, access_env, stop
 from tests.services.kafka import FAST_GROUP, create_topics, start_tansu
 
 POLL_TIMEOUT = "0.05"
+STRATEGY_ID = 23
+
+
+def hosts_document() -> dict[str, Any]:
+    return {"hosts": [
+        {"bk_host_id": host_id, "bk_host_innerip": ip, "bk_cloud_id": 0, "bk_biz_id": 2,
+         "topo_link": {f"module|{host_id % 10}": ["biz|2", "set|1", f"module|{host_id % 10}"]}}
+        for ip, host_id in FLEET.items()]}
+
+
+def pure(values: list[bytes], topic: str, batch_size: int) -> float:
+    """Events per second of `process_batch` + `plan_delivery` over `values`, batched as the service batches."""
+    strategies, errors = parse_strategy_documents([strategy(STRATEGY_ID, KINDS[STRATEGY_ID])])
+    topology, host_errors = parse_topology_document(hosts_document())
+    assert not errors and not host_errors, (errors, host_errors)
+    settings = EventSettings()
+    routing, problems = build_routing(strategies, index_topology(topology),
+                                      snapshot_key=lambda sid, ut: f"snapshot.{sid}.{ut}",
+                                      disabled_states=settings.disabled_host_states)
+    assert not problems, problems
+    kinds = enabled_kinds(settings)
+    messages = [StreamMessage(topic, 0, offset, value, 1000) for offset, value in enumerate(values)]
+    pushed = 0
+    started = time.perf_counter()
+    for start in range(0, len(messages), batch_size):
+        now = int(time.time())
+        result = process_batch(messages[start:start + batch_size], routing, now, kinds)
+        plan = plan_delivery(result.anomalies, DeliveryState(), now, settings.qos_threshold)
+        pushed += plan.pushed
+    elapsed = time.perf_counter() - started
+    assert pushed == len(values), f"the pure run made {pushed} anomalies of {len(values)} events"
+    return len(values) / elapsed
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return round(int(match.group(1)) / 1024, 1) if match else 0.0
 
 
 @contextmanager
@@ -48,12 +99,12 @@ def broker(directory: Path) -> Iterator[str]:
         yield address
 
 
-def produce_all(bootstrap: str, topic: str, first: int, count: int, at: float) -> None:
+def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for index in range(first, first + count):
+    for value in values:
         while True:
             try:
-                producer.produce(topic, disk_full(index, at))
+                producer.produce(topic, value)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -113,32 +164,39 @@ def run(env: AccessEnv, bootstrap: str, topic: str, args: argparse.Namespace) ->
     process = env.spawn("run_access", "--access-type", "event")
     try:
         env.wait_for_log("kafka consumer assigned partitions", timeout=60)
+        values = [disk_full(index, time.time()) for index in range(args.events)]
         started = time.perf_counter()
-        produce_all(bootstrap, topic, 0, args.events, time.time())
+        produce_all(bootstrap, topic, values)
         wait_for(client, key, args.events, timeout=600)
         events_per_s = args.events / (time.perf_counter() - started)
-        plain = plain_consume(bootstrap, topic, args.events)
         latencies = latency(bootstrap, topic, client, key, first=args.events, rate=args.rate,
                             duration=args.duration)
+        rss = peak_rss_mb(process.pid)
     finally:
         stop(process, signal.SIGTERM)
+        if args.log:
+            Path(args.log).write_text(env.log())
         keys = list(client.scan_iter(f"{env.prefix}.*", count=1000))
         if keys:
             client.delete(*keys)
+    # after the service stopped, so that neither shares the CPU with it
+    plain = plain_consume(bootstrap, topic, args.events)
+    pure_per_s = pure(values, topic, EventSettings().batch_size)
     return {
-        "events": args.events, "events_per_s": round(events_per_s), "plain_consume_per_s": round(plain),
-        "ratio": round(events_per_s / plain, 3), "offered_rate": args.rate,
+        "events": args.events, "events_per_s": round(events_per_s), "pure_events_per_s": round(pure_per_s),
+        "plain_consume_per_s": round(plain), "ratio": round(events_per_s / plain, 3), "offered_rate": args.rate,
         "latency_p50_ms": round(statistics.median(latencies), 1),
         "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
-        "poll_timeout_s": float(POLL_TIMEOUT),
+        "peak_rss_mb": rss, "poll_timeout_s": float(POLL_TIMEOUT), "batch_size": EventSettings().batch_size,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--rate", type=int, default=1000, help="offered events per second for the latency run")
+    parser.add_argument("--rate", type=int, default=5000, help="offered events per second for the latency run")
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--log", help="copy the run_access log to this file")
     parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:8]
@@ -151,10 +209,8 @@ def main() -> None:
                         ALARM_ACCESS_EVENT_SESSION_TIMEOUT_MS="2000", ALARM_ACCESS_EVENT_HEARTBEAT_INTERVAL_MS="500",
                         ALARM_ACCESS_EVENT_OFFSET_RESET="earliest",
                         ALARM_ACCESS_EVENT_POLL_TIMEOUT=POLL_TIMEOUT) as env:
-            (directory / "strategies.json").write_text(json.dumps([strategy(23, KINDS[23])]))
-            (directory / "hosts.json").write_text(json.dumps({"hosts": [
-                {"bk_host_id": 100 + i, "bk_host_innerip": f"10.0.0.{i}", "bk_cloud_id": 0, "bk_biz_id": 2,
-                 "topo_link": {f"module|{i}": ["biz|2", "set|1", f"module|{i}"]}} for i in (1, 2)]}))
+            (directory / "strategies.json").write_text(json.dumps([strategy(STRATEGY_ID, KINDS[STRATEGY_ID])]))
+            (directory / "hosts.json").write_text(json.dumps(hosts_document()))
             env.manage("load_strategies", str(directory / "strategies.json"))
             env.manage("load_hosts", str(directory / "hosts.json"))
             print(json.dumps(run(env, bootstrap, topic, args)), flush=True)

@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from alarm_access.access.event.fanout import Routing, fan_out
+from alarm_access.access.event.fanout import Candidate, Routing, fan_out_into
 from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import parse_message
 from alarm_access.access.event.standardize import Anomaly, standardize
@@ -54,12 +54,11 @@ def process_batch(messages: Sequence[StreamMessage], routing: Routing, now: int,
     for message in messages:
         try:
             events = parse_message(message.data_id, message.value, enabled)
-            anomalies: list[Anomaly] = []
-            drops: Counter[str] = Counter()
+            candidates: list[Candidate] = []
+            drops: dict[str, int] = {}
             for event in events:
-                candidates, event_drops = fan_out(event, routing, now)
-                drops.update(event_drops)
-                anomalies.extend(standardize(candidate, now) for candidate in candidates)
+                fan_out_into(event, routing, now, candidates, drops)
+            anomalies = [standardize(candidate, now) for candidate in candidates]
         except InvalidRecord as exc:
             result.bad.append(BadMessage(message, exc.reason, exc.detail))
             continue
@@ -71,7 +70,8 @@ def process_batch(messages: Sequence[StreamMessage], routing: Routing, now: int,
         if not events:
             result.ignored += 1
         result.events[message.data_id] += len(events)
-        result.drops.update(drops)
+        if drops:
+            result.drops.update(drops)
         result.anomalies.extend(anomalies)
     return result
 

@@ -33,11 +33,15 @@ from alarm_access.kernel.errors import InvalidRecord
 
 FILE_SYSTEM_TYPE_IGNORE = frozenset({"iso9660", "tmpfs", "udf"})
 DISK_FILTER_REGEXES = tuple(re.compile(p) for p in (r"/?dev/loop.*", r"/?dev/sr.*", r".*?\.iso$"))
+#: the three, matched at once (`re.match` of an alternation tries each branch at the start, as `any` did)
+_DISK_FILTER = re.compile("|".join(f"(?:{regex.pattern})" for regex in DISK_FILTER_REGEXES))
 ADDITIONAL = "__additional_dimensions"
 _OOM_OPTIONAL = ("oom_memcg", "task_memcg", "task", "constraint")
 
 
-@dataclass(frozen=True, slots=True)
+#: not frozen: a frozen dataclass's `__init__` costs 6x (`object.__setattr__` per field) and one is built per event;
+#: treat it as immutable all the same
+@dataclass(slots=True)
 class Facet:
     filter_dimensions: Mapping[str, Any]
     dimensions: Mapping[str, Any]
@@ -60,7 +64,7 @@ def kind_filter(event: FlatEvent) -> str | None:
             if str(event.extra.get("fstype") or "").lower() in FILE_SYSTEM_TYPE_IGNORE:
                 return "disk_full_ignored_fstype"
             device = str(event.extra["file_system"])
-            if any(regex.match(device) for regex in DISK_FILTER_REGEXES):
+            if _DISK_FILTER.match(device):
                 return "disk_full_ignored_device"
     elif event.kind is EventKind.DISK_READONLY and not _kept_ro_entries(event.extra):
         return "disk_readonly_ignored_fstype"

@@ -19,16 +19,17 @@ one second; two strings of one custom message) for the push's replay dedupe (`de
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from alarm_access.access.event.facets import Facet, agent_version, facets, kind_filter
 from alarm_access.access.event.kinds import EventKind, FlatEvent, as_int
-from alarm_access.kernel.hashing import count_md5
+from alarm_access.kernel.hashing import count_md5, md5
 from alarm_access.kernel.model import Host, Item, Strategy
 from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.records.conditions import ConditionMatcher, compile_conditions
@@ -50,15 +51,60 @@ class EventStrategy:
     snapshot_key: str
 
 
+#: host memo entries (one per host and agent id seen) before the memo is emptied
+HOST_MEMO_SIZE = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class _HostEntry:
+    """What fan-out derives from a resolved host for events without own dimensions: the base dimensions
+    (never mutated: every candidate copies them) and their md5."""
+
+    host: Host | None
+    base: dict[str, Any]
+    base_md5: str
+
+
 @dataclass(frozen=True, slots=True)
 class Routing:
+    """The strategies by business, compiled once per refresh; `routes(biz, metric_id)` and the host memo are
+    derived from `by_biz` and `topology`, so a Routing built by hand behaves the same."""
+
     by_biz: Mapping[int, tuple[EventStrategy, ...]]
     topology: TopologyIndex
     disabled_states: frozenset[str]
     expire_seconds: int = DEFAULT_EXPIRE_SECONDS
+    _by_metric: dict[tuple[int, str], tuple[EventStrategy, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+    _hosts: dict[tuple[str | None, str, int], _HostEntry] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+
+    def routes(self, biz_id: int, metric_id: str) -> tuple[EventStrategy, ...]:
+        """The strategies of business `biz_id` on `metric_id`, in their stored order (memoised)."""
+        key = (biz_id, metric_id)
+        routes = self._by_metric.get(key)
+        if routes is None:
+            routes = self._by_metric[key] = tuple(r for r in self.by_biz.get(biz_id, ()) if metric_id in r.metric_ids)
+        return routes
+
+    def host_entry(self, event: FlatEvent) -> _HostEntry:
+        """Host resolution and base dimensions of an event without own dimensions, memoised per (agent id,
+        host, cloud id) for the life of the routing (hosts change only with a refresh, which builds a new one)."""
+        key = (event.agent_id, event.host, event.cloud_id)
+        entry = self._hosts.get(key)
+        if entry is None:
+            host = resolve_host(event, self.topology)
+            base = host_dimensions(event, host) if host is not None else {}
+            entry = _HostEntry(host, base, count_md5(base) if host is not None else "")
+            if len(self._hosts) >= HOST_MEMO_SIZE:
+                self._hosts.clear()
+            self._hosts[key] = entry
+        return entry
 
 
-@dataclass(frozen=True, slots=True)
+#: not frozen: a frozen dataclass's `__init__` costs 6x (`object.__setattr__` per field) and one is built per event;
+#: treat it as immutable all the same
+@dataclass(slots=True)
 class Candidate:
     """One event facet for one strategy; `dimensions` are shared by the strategies of a facet (read-only)."""
 
@@ -72,9 +118,19 @@ class Candidate:
 
 def content_md5(dimensions: Mapping[str, Any], value: str, message: str) -> str:
     """MD5 of what an anomaly line says besides its ids and clock: output dimensions, value and message
-    (key order does not matter); equal for a replayed event, different for two distinct anomalies."""
-    text = json.dumps([dimensions, value, message], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    (key order does not matter); equal for a replayed event, different for two distinct anomalies.
+
+    The text hashed is orjson's of `[dimensions, value, message]` with sorted keys (`str()` of anything else);
+    what orjson cannot write (an integer beyond 64 bits) falls back to `json.dumps(..., sort_keys=True,
+    ensure_ascii=False, default=str)`, so one input always hashes one way."""
+    try:
+        text = orjson.dumps([dimensions, value, message], default=str, option=_CONTENT_OPTIONS)
+    except orjson.JSONEncodeError:
+        text = json.dumps([dimensions, value, message], sort_keys=True, ensure_ascii=False, default=str).encode()
+    return md5(text).hexdigest()  # type: ignore[no-any-return]
+
+
+_CONTENT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def item_metric_ids(item: Item) -> frozenset[str]:
@@ -150,38 +206,58 @@ def _ping_kept(event: FlatEvent, target: Host, index: TopologyIndex) -> bool:
 
 def fan_out(event: FlatEvent, routing: Routing, now: int) -> tuple[list[Candidate], Counter[str]]:
     """Candidates of `event` and drop counts (event-level reasons once, strategy-level ones per strategy)."""
+    candidates: list[Candidate] = []
     drops: Counter[str] = Counter()
+    fan_out_into(event, routing, now, candidates, drops)
+    return candidates, drops
+
+
+def fan_out_into(event: FlatEvent, routing: Routing, now: int, candidates: list[Candidate],
+                 drops: dict[str, int]) -> None:
+    """`fan_out`, appending to `candidates` and adding to `drops` (a plain dict: the batch loop's hot path)."""
     if now - event.time > routing.expire_seconds:
-        drops["expired"] += 1
-        return [], drops
+        drops["expired"] = drops.get("expired", 0) + 1
+        return
     reason = kind_filter(event)
-    host = resolve_host(event, routing.topology) if reason is None else None
+    entry: _HostEntry | None = None
+    host: Host | None = None
+    if reason is None:
+        if event.dimensions:  # process events: their own dimensions are part of the base ones
+            host = resolve_host(event, routing.topology)
+        else:
+            entry = routing.host_entry(event)
+            host = entry.host
     if reason is None and host is None:
         reason = "unknown_host"
     elif host is not None and event.kind is EventKind.PING and not _ping_kept(event, host, routing.topology):
         reason = "ping_filtered"
     if reason is not None or host is None:
-        drops[reason or "unknown_host"] += 1
-        return [], drops
-    routes = [r for r in routing.by_biz.get(host.bk_biz_id, ()) if event.kind.metric_id in r.metric_ids]
+        reason = reason or "unknown_host"
+        drops[reason] = drops.get(reason, 0) + 1
+        return
+    routes = routing.routes(host.bk_biz_id, event.kind.metric_id)
     if not routes:
-        drops["no_strategy"] += 1
-        return [], drops
+        drops["no_strategy"] = drops.get("no_strategy", 0) + 1
+        return
     if host.state in routing.disabled_states:
-        drops["host_disabled"] += len(routes)
-        return [], drops
-    base = host_dimensions(event, host)
-    base_md5 = ""
-    candidates = []
+        drops["host_disabled"] = drops.get("host_disabled", 0) + len(routes)
+        return
+    if entry is not None:
+        base, base_md5 = entry.base, entry.base_md5
+    else:
+        base, base_md5 = host_dimensions(event, host), ""
     for facet in facets(event):
         dims = {**base, **facet.dimensions}
-        condition_dims = {**dims, **facet.filter_dimensions}
+        if not facet.filter_dimensions or facet.filter_dimensions is facet.dimensions:
+            condition_dims = dims  # nothing to overlay (disk full: the output dimensions are the condition ones)
+        else:
+            condition_dims = {**dims, **facet.filter_dimensions}
         hashes: tuple[str, str] | None = None
         for route in routes:
             if route.target is not None and not route.target.matches_target(dims):
-                drops["out_of_scope"] += 1
+                drops["out_of_scope"] = drops.get("out_of_scope", 0) + 1
             elif route.conditions is not None and not route.conditions.matches_conditions(condition_dims):
-                drops["condition_mismatch"] += 1
+                drops["condition_mismatch"] = drops.get("condition_mismatch", 0) + 1
             else:
                 if hashes is None:
                     if facet.identity:
@@ -191,4 +267,3 @@ def fan_out(event: FlatEvent, routing: Routing, now: int) -> tuple[list[Candidat
                         md5 = base_md5
                     hashes = md5, content_md5(dims, event.title, facet.message)
                 candidates.append(Candidate(event, facet, route, dims, *hashes))
-    return candidates, drops

@@ -57,7 +57,9 @@ class EventKind(enum.Enum):
 _BY_CODE = {kind.code: kind for kind in EventKind}
 
 
-@dataclass(frozen=True, slots=True)
+#: not frozen: a frozen dataclass's `__init__` costs 6x (`object.__setattr__` per field) and one is built per event;
+#: treat it as immutable all the same
+@dataclass(slots=True)
 class FlatEvent:
     """One event about one host. `agent_id` is None for kinds that never carry one (only agent and process
     events do; for them `agent_version` becomes a dimension). `dimensions` is only set by process events."""

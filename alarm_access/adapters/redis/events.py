@@ -40,6 +40,22 @@ SNAPSHOT_TTL = 3600
 #: an event is accepted up to 30 min after its time; remember its id past any replay of that window
 DELIVERED_TTL = 2 * 1800 + 600
 WATCH_ATTEMPTS = 5
+#: KEYS: check-result keys; ARGV: the TTL, then per key the number of members and (score, member) pairs.
+#: Writes what `ZADD key score member` + `EXPIRE key ttl` per key would, as one command of the transaction:
+#: queueing two commands per anomaly was most of the push's client-side cost.
+CHECK_RESULTS_SCRIPT = """
+local ttl = ARGV[1]
+local at = 2
+for _, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at])
+  for i = 1, count do
+    redis.call('ZADD', key, ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+  end
+  redis.call('EXPIRE', key, ttl)
+  at = at + 2 * count + 1
+end
+return #KEYS
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +115,17 @@ class RedisAnomalySink:
         raise SourceUnavailable(f"anomaly push gave up after {WATCH_ATTEMPTS} concurrent-delivery conflicts")
 
     def _read_state(self, anomalies: Sequence[Anomaly], now: int) -> DeliveryState:
-        pairs = list(dict.fromkeys((a.strategy_id, a.item_id) for a in anomalies))
-        groups = list(dict.fromkeys(a.priority_group_key for a in anomalies
-                                    if a.priority is not None and a.priority_group_key))
-        fields = {pair: sorted({checkpoint_field(a) for a in anomalies if (a.strategy_id, a.item_id) == pair})
-                  for pair in pairs}
-        identities = sorted({qos_field(a) for a in anomalies})
+        by_pair: dict[tuple[int, int], set[str]] = {}
+        group_keys: dict[str, None] = {}
+        qos_identities: set[str] = set()
+        for a in anomalies:  # one pass: a batch is thousands of anomalies over a few strategies
+            by_pair.setdefault((a.strategy_id, a.item_id), set()).add(checkpoint_field(a))
+            qos_identities.add(qos_field(a))
+            if a.priority is not None and a.priority_group_key:
+                group_keys[a.priority_group_key] = None
+        pairs, groups = list(by_pair), list(group_keys)
+        fields = {pair: sorted(names) for pair, names in by_pair.items()}
+        identities = sorted(qos_identities)
         pipe = self.client.pipeline(transaction=False)
         for pair in pairs:
             pipe.llen(self.keys.anomaly_list(*pair))
@@ -154,6 +175,7 @@ class RedisAnomalySink:
 
     def _queue_writes(self, pipe: Any, plan: DeliveryPlan, snapshots: Mapping[str, str], now: int) -> None:
         keys = self.keys
+        results: dict[str, dict[str, int]] = {}
         for (sid, iid), pushed in plan.pushes.items():
             key = keys.anomaly_list(sid, iid)
             lines = [a.line for a in pushed]
@@ -162,8 +184,14 @@ class RedisAnomalySink:
             pipe.expire(key, ANOMALY_TTL)
             for anomaly in pushed:
                 result = keys.check_result(sid, iid, anomaly.md5, anomaly.level)
-                pipe.zadd(result, {f"{anomaly.time}|ANOMALY": anomaly.time})
-                pipe.expire(result, CHECK_RESULT_TTL)
+                results.setdefault(result, {})[f"{anomaly.time}|ANOMALY"] = anomaly.time
+        if results:  # one command for every check result of the batch (ZADD + EXPIRE each, in the script)
+            arguments: list[str | int] = [CHECK_RESULT_TTL]
+            for members in results.values():
+                arguments.append(len(members))
+                for member, score in members.items():
+                    arguments += (score, member)
+            pipe.eval(CHECK_RESULTS_SCRIPT, len(results), *results, *arguments)
         for (sid, iid), updates in plan.checkpoints.items():
             if updates:
                 pipe.hset(keys.last_checkpoint(sid, iid), mapping=dict(updates))
