@@ -159,3 +159,35 @@ class TsdbEndpointAdmin(ModelAdmin[models.TsdbEndpoint]):
     list_display = ("name", "kind", "data_source_label", "data_type_label", "is_slow", "url", "timeout_seconds")
     list_filter = ("kind", "data_source_label", "data_type_label", "is_slow")
     search_fields = ("name", "url")
+
+
+@admin.register(models.AlertIntegration)
+class AlertIntegrationAdmin(ModelAdmin[models.AlertIntegration]):
+    """Token and secret are never listed nor sent back to the browser; saving one empty keeps the stored value
+    (the action "Clear token and secret" removes both). The receiver reads the rows at start."""
+
+    list_display = ("name", "source", "bk_biz_id", "plugin_id", "is_enabled")
+    list_filter = ("source", "is_enabled")
+    search_fields = ("name", "=bk_biz_id", "plugin_id")
+    actions = ("clear_credentials",)
+    _SECRETS = ("token", "secret")
+
+    def formfield_for_dbfield(self, db_field: Field[Any, Any], request: HttpRequest,
+                              **kwargs: Any) -> forms.Field | None:
+        if db_field.name in self._SECRETS:
+            kwargs["widget"] = forms.PasswordInput(render_value=False)
+            kwargs["help_text"] = "never shown; leave empty to keep the stored value"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: models.AlertIntegration, form: Any, change: Any) -> None:
+        if change:
+            stored = models.AlertIntegration.objects.filter(pk=obj.pk).values(*self._SECRETS).first() or {}
+            for name in self._SECRETS:
+                if not getattr(obj, name):
+                    setattr(obj, name, stored.get(name, ""))
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Clear token and secret")
+    def clear_credentials(self, request: HttpRequest, queryset: QuerySet[models.AlertIntegration]) -> None:
+        cleared = queryset.update(token="", secret="")
+        self.message_user(request, f"token and secret cleared on {cleared} integration(s).")

@@ -23,8 +23,10 @@ from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
 from alarm_access.adapters.celery.streams import STREAM_TASKS, CeleryBatchPublisher
 from alarm_access.adapters.etcd.membership import EtcdMembership
+from alarm_access.adapters.kafka.alerts import KafkaAlertProducer, KafkaRawDeadLetters
 from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
+from alarm_access.adapters.orm.alert_integrations import load_alert_integrations, load_hosts
 from alarm_access.adapters.orm.incidents import OrmIncidentStore
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
 from alarm_access.adapters.orm.tables import result_table_topics
@@ -35,6 +37,7 @@ from alarm_access.adapters.orm.topics import (
     load_strategy_documents,
 )
 from alarm_access.adapters.rabbitmq.incidents import RabbitIncidentSource
+from alarm_access.adapters.redis.alert_state import RedisAlertStates
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
@@ -45,6 +48,7 @@ from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
 from alarm_access.kernel.config import AccessConfig, RingStore
 from alarm_access.kernel.errors import ConfigError
+from alarm_access.kernel.model import Host
 from alarm_access.kernel.settings import ConsumerSettings
 from alarm_access.kernel.stream import MessageStream
 from alarm_access.ring.membership import Membership, RingMember
@@ -236,6 +240,30 @@ class AdapterPorts:
 
     def incident_store(self) -> OrmIncidentStore:
         return OrmIncidentStore()
+
+    # --- alert access (AlertPorts) ----------------------------------------------------------------------------
+    def alert_producer(self) -> KafkaAlertProducer:
+        """Standard events to ALARM_ACCESS_ALERT_TOPIC on KAFKA_BOOTSTRAP_SERVERS; the receiver closes it."""
+        alert, bootstrap = self._config.alert, self._config.kafka_bootstrap
+        producer = KafkaAlertProducer(bootstrap, alert.topic, alert.produce_timeout, cluster_security(bootstrap))
+        self._closers.append(producer.close)
+        return producer
+
+    def alert_dead_letters(self) -> KafkaRawDeadLetters:
+        alert, bootstrap = self._config.alert, self._config.kafka_bootstrap
+        producer = KafkaRawDeadLetters(bootstrap, alert.dlq_topic, alert.produce_timeout,
+                                       cluster_security(bootstrap))
+        self._closers.append(producer.close)
+        return producer
+
+    def alert_integrations(self) -> list[dict[str, Any]]:
+        return load_alert_integrations()
+
+    def alert_hosts(self) -> list[Host]:
+        return load_hosts()
+
+    def alert_states(self) -> RedisAlertStates:
+        return RedisAlertStates(self.redis, self._config.key_prefix, self._config.alert.state_ttl)
 
     def ring_member(self) -> RingMember:
         """This process in its ring; member id `host/pid/random` (unique per start)."""

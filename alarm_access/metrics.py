@@ -211,3 +211,27 @@ INCIDENT_APPLY_TIME = Histogram(
     "alarm_access_incident_apply_duration_seconds", "Time to store one incident sync message (one transaction).",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+
+# --- alert access (the label `integration` is bounded: the configured integrations) --------------------------
+ALERT_REQUESTS = Counter(
+    "alarm_access_alert_requests", "Alert webhook requests, by integration and HTTP status code answered.",
+    ["integration", "code"], registry=REGISTRY,
+)
+ALERT_EVENTS = Counter(
+    "alarm_access_alert_events", "Standard events produced (acknowledged by the broker), by integration.",
+    ["integration"], registry=REGISTRY,
+)
+ALERT_SUPPRESSED = Counter(
+    "alarm_access_alert_suppressed", "Alerts of group snapshots that produced no event, by integration and kind "
+    "(repeat: unchanged; stale: older than the stored state).",
+    ["integration", "kind"], registry=REGISTRY,
+)
+ALERT_REJECTED = Counter(
+    "alarm_access_alert_rejected", "Alert requests refused, by integration and reason (a 400's parse reason, "
+    "unauthorized, bad_signature, too_large, unavailable, ...).",
+    ["integration", "reason"], registry=REGISTRY,
+)
+ALERT_PRODUCE_TIME = Histogram(
+    "alarm_access_alert_produce_duration_seconds", "Time from parse to the broker's acknowledgement of every "
+    "event of one alert request.", ["integration"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from alarm_access.access.alert.preview import preview_alert
+from alarm_access.access.alert.service import build_alert_service
 from alarm_access.access.data.preview import preview_data
 from alarm_access.access.data.service import build_data_service
 from alarm_access.access.event.preview import preview_event
@@ -57,7 +59,12 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
         dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_event,
     ),
-    AccessType.ALERT: HandlerSpec("ingest third-party alerts into the alert event format"),
+    AccessType.ALERT: HandlerSpec(
+        "receive third-party alerts over HTTP and produce BlueKing standard events to Kafka",
+        build=build_alert_service,
+        dispatchers=frozenset({HandlerType.PROCESS}),
+        preview=preview_alert,
+    ),
     AccessType.INCIDENT: HandlerSpec(
         "consume AIOps incident sync messages from RabbitMQ and store them idempotently, in version order",
         build=build_incident_service,

@@ -18,10 +18,12 @@ from alarm_access.kernel.clusters import Cluster, cluster_name, parse_rules
 from alarm_access.kernel.errors import ConfigError
 from alarm_access.kernel.sections import parse_section
 from alarm_access.kernel.settings import (
+    ALERT_PREFIX,
     DATA_PREFIX,
     EVENT_PREFIX,
     INCIDENT_PREFIX,
     REAL_TIME_PREFIX,
+    AlertSettings,
     DataSettings,
     EventSettings,
     IncidentSettings,
@@ -85,6 +87,7 @@ class AccessConfig:
     event: EventSettings = field(default_factory=EventSettings)
     real_time: RealTimeSettings = field(default_factory=RealTimeSettings)
     incident: IncidentSettings = field(default_factory=IncidentSettings)
+    alert: AlertSettings = field(default_factory=AlertSettings)
 
     @classmethod
     def build(cls, raw: Mapping[str, Any], options: Mapping[str, Any]) -> AccessConfig:
@@ -132,6 +135,7 @@ class AccessConfig:
                                 aliases={"DISABLE_DATA_IDS": "disabled_data_ids"}),
             real_time=parse_section(RealTimeSettings, raw.get("REAL_TIME", {}), REAL_TIME_PREFIX),
             incident=parse_section(IncidentSettings, raw.get("INCIDENT", {}), INCIDENT_PREFIX),
+            alert=parse_section(AlertSettings, raw.get("ALERT", {}), ALERT_PREFIX),
         )
 
 

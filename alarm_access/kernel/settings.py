@@ -17,6 +17,7 @@ DATA_PREFIX = "ALARM_ACCESS_DATA_"
 EVENT_PREFIX = "ALARM_ACCESS_EVENT_"
 REAL_TIME_PREFIX = "ALARM_ACCESS_REAL_TIME_"
 INCIDENT_PREFIX = "ALARM_ACCESS_INCIDENT_"
+ALERT_PREFIX = "ALARM_ACCESS_ALERT_"
 #: The original's "host disabled" operating states (spec data-access §3.2).
 DEFAULT_DISABLED_HOST_STATES = ("备用机", "测试中", "故障中")
 
@@ -189,6 +190,38 @@ class IncidentSettings:
     @property
     def dead_letter_name(self) -> str:
         return self.dead_letter_queue or f"{self.sync_queue}.dead_letter"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Knobs of the `alert` access type, from `ALARM_ACCESS["ALERT"]` (env `ALARM_ACCESS_ALERT_<NAME>`).
+
+    The receiver listens on `addr`:`port` (`POST /v1/alerts/{source}/{integration}`); `integrations` is a JSON
+    list (`access.alert.integrations`, parsed when the service is built); events go to `topic` on
+    KAFKA_BOOTSTRAP_SERVERS, rejected bodies to `dlq_topic`; `produce_timeout` bounds every produce (a request
+    not acknowledged within it answers 503). Diff states live `state_ttl` seconds in Redis."""
+
+    port: int = 10206
+    addr: str = "0.0.0.0"
+    integrations: str = ""
+    topic: str = "alarm_access_alert_events"
+    dlq_topic: str = "alarm_access_alert_dlq"
+    max_body_bytes: int = 512 * 1024
+    produce_timeout: float = 5.0
+    state_ttl: int = 7 * 86400
+    signature_window: int = 300
+    #: requests handled at once; more answer 503 (Alertmanager and Grafana do not retry a 429)
+    max_in_flight: int = 64
+    #: seconds between reloads of the CMDB hosts events are enriched with (by ip); 0: no enrichment
+    host_refresh: int = 60
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port <= 65535:
+            raise ConfigError(f"{ALERT_PREFIX}PORT must be a port (1-65535)")
+        if not self.topic or not self.dlq_topic:
+            raise ConfigError(f"{ALERT_PREFIX}TOPIC and {ALERT_PREFIX}DLQ_TOPIC must not be empty")
+        if min(self.max_body_bytes, self.produce_timeout, self.state_ttl, self.max_in_flight) <= 0:
+            raise ConfigError(f"{ALERT_PREFIX}MAX_BODY_BYTES, PRODUCE_TIMEOUT, STATE_TTL and MAX_IN_FLIGHT must be > 0")
 
 
 def _source(entry: str, setting: str) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """Django models of alarm-access. Only `alarm_access.adapters.orm` maps them to and from value types."""
 
+from alarm_access.models.alerts import AlertIntegration
 from alarm_access.models.incidents import (
     Incident,
     IncidentAlert,
@@ -12,6 +13,7 @@ from alarm_access.models.strategies import QueryConfig, Strategy, StrategyItem
 from alarm_access.models.topology import DynamicGroup, Host, ServiceInstance
 
 __all__ = [
+    "AlertIntegration",
     "DynamicGroup",
     "Host",
     "Incident",

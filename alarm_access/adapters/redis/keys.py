@@ -131,3 +131,8 @@ class RedisKeys:
     def ring_epoch(self, ring: str) -> str:
         """Counter: increases on every membership change of the ring."""
         return self._key(f"access.ring.{ring}.epoch")
+
+    # --- alert access (new keys: the original's alert access did nothing) -------------------------------------
+    def alert_state(self, integration: str, fingerprint: str) -> str:
+        """String: the last diff state (JSON) of one alert of a group-snapshot integration, with a TTL."""
+        return self._key(f"access.alert.state.{integration}.{fingerprint}")

@@ -34,10 +34,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from alarm_access.access.alert.integrations import SOURCES as ALERT_SOURCES
 from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID
 from alarm_access.access.real_time_data.preview import parse_tables
 from alarm_access.access.real_time_data.routing import TableTopic, table_ids
@@ -96,6 +98,14 @@ def _value(entry: Any) -> bytes:
     return entry.encode("utf-8") if isinstance(entry, str) else json.dumps(entry, ensure_ascii=False).encode("utf-8")
 
 
+def read_body(path: str, source: str) -> StreamMessage:
+    """alert: the file as one raw request body of `source` (not parsed here: a bad body previews as rejected)."""
+    try:
+        return StreamMessage(source, 0, 0, Path(path).read_bytes(), 0)
+    except OSError as error:
+        raise _usage_error(f"{path}: {error.strerror or error}") from None
+
+
 def read_tables(path: str) -> list[TableTopic]:
     try:
         return parse_tables(read_json_file(path))
@@ -121,7 +131,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
                                  "and real_time_data)")
         parser.add_argument("--points-file", help="data: JSON list of raw points as the TSDB returns them")
         parser.add_argument("--message-file", help="event, real_time_data: one raw Kafka message value (JSON, or a "
-                                                   "string holding the raw text) or a list of them")
+                                                   "string holding the raw text) or a list of them; incident: sync "
+                                                   "messages; alert: one raw webhook body (see --source)")
         parser.add_argument("--data-id", type=int, help=f"event: data id of the messages' stream "
                                                         f"(default {GSE_BASE_ALARM_DATA_ID})")
         parser.add_argument("--topic", help="real_time_data: the topic the messages were consumed from "
@@ -129,6 +140,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
         parser.add_argument("--tables-file", help='real_time_data: JSON {"<table_id>": {"topic": "...", '
                                                   '"dimensions": ["<field>", ...]}} (default: each table on a '
                                                   "topic named as its id, dimensions from the messages)")
+        parser.add_argument("--source", choices=list(ALERT_SOURCES),
+                            help="alert: the format of the --message-file body (default alertmanager)")
         parser.add_argument("--hosts-file", help="JSON hosts in the load_hosts format (default: no host known)")
         parser.add_argument("--now", type=int, help="epoch seconds of the run and of access_time (default: now)")
         parser.add_argument("--dedupe-state", help='data: JSON {"<epoch time>": ["<record_id>", ...]} already pushed')
@@ -148,6 +161,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
             inputs = self._real_time_inputs(options, strategies)
         elif access_type == AccessType.INCIDENT:
             inputs = read_messages(options["message_file"], 0, "incident")
+        elif access_type == AccessType.ALERT:
+            inputs = [read_body(options["message_file"], options["source"] or "alertmanager")]
         else:
             inputs = self._data_inputs(options)
         preview = PreviewInput(
@@ -206,13 +221,15 @@ _NEEDS: dict[AccessType, tuple[str, ...]] = {
     AccessType.EVENT: ("message_file",),
     AccessType.REAL_TIME_DATA: ("strategy_file", "message_file"),
     AccessType.INCIDENT: ("message_file",),
+    AccessType.ALERT: ("message_file",),
 }
 
 #: the options only some access types take, and which
 _ONLY_FOR: dict[str, tuple[AccessType, ...]] = {
     "points_file": (AccessType.DATA,),
     "dedupe_state": (AccessType.DATA,),
-    "message_file": (AccessType.EVENT, AccessType.REAL_TIME_DATA, AccessType.INCIDENT),
+    "message_file": (AccessType.EVENT, AccessType.REAL_TIME_DATA, AccessType.INCIDENT, AccessType.ALERT),
+    "source": (AccessType.ALERT,),
     "data_id": (AccessType.EVENT,),
     "topic": (AccessType.REAL_TIME_DATA,),
     "tables_file": (AccessType.REAL_TIME_DATA,),

@@ -139,7 +139,8 @@ def test_bad_input_is_a_one_line_usage_error(tmp_path: Path, args: tuple[str, st
 
 @pytest.mark.parametrize(
     ("access_type", "points", "message"),
-    [("alert", "points.json", "--access-type alert: not implemented yet"), ("data", "missing.json", "cannot read")],
+    [("alert", "points.json", "--points-file is for --access-type data"),
+     ("data", "missing.json", "cannot read")],
 )
 def test_subprocess_errors_exit_2_with_one_stderr_line(tmp_path: Path, access_type: str, points: str,
                                                        message: str) -> None:

@@ -1,0 +1,44 @@
+"""In-memory fakes of the alert ports (`access.alert.ports`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from alarm_access.access.alert.diff import AlertState
+from alarm_access.kernel.errors import SourceUnavailable
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+        self.down = False
+
+    def send(self, events: Sequence[tuple[str, bytes]]) -> None:
+        if self.down:
+            raise SourceUnavailable("broker down")
+        self.sent.extend(events)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, str, str, str]] = []
+
+    def send(self, body: bytes, integration: str, source: str, reason: str, detail: str) -> None:
+        self.sent.append((body, integration, source, reason))
+
+    def close(self) -> None:
+        pass
+
+
+class FakeStates:
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str], AlertState] = {}
+
+    def load(self, integration: str, fingerprints: Collection[str]) -> dict[str, AlertState]:
+        return {fp: self.states[integration, fp] for fp in fingerprints if (integration, fp) in self.states}
+
+    def save(self, integration: str, states: Mapping[str, AlertState]) -> None:
+        self.states.update({(integration, fp): state for fp, state in states.items()})
