@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,8 +156,8 @@ def _number(value: Any, name: str, minimum: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{name} must be >= {minimum:g}, got {value!r}")
+    if not math.isfinite(number) or number < minimum:
+        raise ConfigError(f"{name} must be a finite number >= {minimum:g}, got {value!r}")
     return number
 
 

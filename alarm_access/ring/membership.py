@@ -122,7 +122,8 @@ class RingMember:
             return False
         self._next_heartbeat = now + self._ttl / 3
         self._lease_until = now + self._ttl
-        changed = view.epoch != self._view.epoch
+        # the epoch alone is not enough: a Redis restarted without persistence counts epochs from 0 again
+        changed = view.epoch != self._view.epoch or view.nodes != self._view.nodes
         self._view = view
         if changed:
             self._nodes = view.nodes

@@ -42,7 +42,7 @@ def test_help_documents_every_argument() -> None:
         (("--access-type", "event", "-H", "celery"), "-H celery needs CELERY_BROKER_URL"),
         (("--access-type", "data", "-H", "celery"), "-H celery needs CELERY_BROKER_URL"),
         (("--access-type", "data", "--surprise"), "unrecognized arguments"),
-        (("--access-type", "data", "--session-ttl", "0.5"), "--session-ttl must be >= 1"),
+        (("--access-type", "data", "--session-ttl", "0.5"), "--session-ttl must be a finite number >= 1"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], mentions: str) -> None:

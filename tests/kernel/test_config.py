@@ -75,6 +75,8 @@ def test_sections_parse_with_their_prefix_and_aliases() -> None:
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
     ({"METRICS_PORT": "70000"}, "must be a port"),
     ({"KAFKA_GROUP_PREFIX": " "}, "KAFKA_GROUP_PREFIX must not be empty"),
+    ({"NETWORK_TIMEOUT": "nan"}, "ALARM_ACCESS_NETWORK_TIMEOUT must be a finite number"),
+    ({"DRAIN_TIMEOUT": "inf"}, "ALARM_ACCESS_DRAIN_TIMEOUT must be a finite number"),
 ])
 def test_bad_configuration_is_one_config_error(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -103,5 +105,5 @@ def test_a_non_default_cluster_prefixes_its_keys_and_its_rules_are_validated() -
     assert config.cluster.serves(5) and build().key_prefix == "bkmonitorv3.ee"
     with pytest.raises(ConfigError, match="ALARM_BACKEND_CLUSTER_ROUTING_RULES is not JSON"):
         build(CLUSTER_ROUTING_RULES="[{")
-    with pytest.raises(ConfigError, match="--session-ttl must be >= 1"):
+    with pytest.raises(ConfigError, match="--session-ttl must be a finite number >= 1"):
         AccessConfig.build({}, {**OPTIONS, "session_ttl": 0.2})

@@ -135,7 +135,7 @@ class AlertReceiver:
     def _post(self, source: str, integration: str, query: str, headers: dict[str, str], *,
               read_body: Callable[[int], bytes], rid: str) -> AlertResponse:
         length_text = headers.get("content-length", "")
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             return refuse(411, "length_required", "a Content-Length header is required", rid)
         length = int(length_text)
         if length > self._max_body:

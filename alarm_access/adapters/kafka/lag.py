@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Set
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from alarm_access import metrics
 
@@ -37,10 +37,14 @@ class LagObserver:
         self._reported &= set(assigned)
         if not assigned:
             return
-        positions = {(tp.topic, tp.partition): tp.offset
-                     for tp in consumer.position([TopicPartition(t, p) for t, p in assigned])}
+        try:
+            positions = {(tp.topic, tp.partition): tp.offset
+                         for tp in consumer.position([TopicPartition(t, p) for t, p in assigned])}
+            watermarks = {key: consumer.get_watermark_offsets(TopicPartition(*key), cached=True) for key in assigned}
+        except KafkaException:  # a lag sample is advisory: skip it, never fail the poll for it
+            return
         for key in assigned:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            _low, high = watermarks[key]
             base = committed.get(key, positions.get(key, -1))
             if high < 0 or base < 0:  # nothing fetched yet: unknown, not zero
                 continue

@@ -191,10 +191,17 @@ class RabbitIncidentSource:
         del self._unacked[delivery.tag]
 
     def keepalive(self) -> None:
+        """Heartbeats while a message is held. Frames are read too (into the prefetch-bounded buffer): py-amqp
+        counts the broker's heartbeats only when it reads them, and without reading it would drop the connection
+        after two heartbeat intervals — returning the held and prefetched messages to the queue, where every
+        return counts toward its delivery limit, so a long database outage would dead-letter good messages."""
         if self._connection is None:
             return
         try:
             self._connection.heartbeat_check()
+            self._connection.drain_events(timeout=0.05)
+        except TimeoutError:
+            return
         except self._errors() as exc:
             raise self._drop(exc) from exc
 

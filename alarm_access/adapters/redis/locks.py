@@ -49,6 +49,7 @@ redis.call('EXPIRE', KEYS[1], math.min(extended, tonumber(ARGV[4])))
 return left
 """
 _SLOT = """
+redis.replicate_commands()  -- TIME before writes: needed on Redis < 5, a no-op after
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)

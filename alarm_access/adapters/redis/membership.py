@@ -21,6 +21,7 @@ from alarm_access.ring.membership import MemberInfo, MemberState, RingView
 RING_KEY_TTL = 86400
 
 _HEARTBEAT = """
+redis.replicate_commands()  -- TIME before writes: needed on Redis < 5, a no-op after
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local changed = 0
