@@ -55,6 +55,8 @@ class DataSettings:
     celery_visibility_timeout: int = 3600
     #: "dsl:dtl=url" Prometheus-compatible query APIs of single sources (others use TSDB_URL)
     source_urls: tuple[str, ...] = ()
+    #: --hash-ring 1: a business with more strategy groups than this is shared group by group (0: never)
+    ring_split_groups: int = 500
 
     def __post_init__(self) -> None:
         """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""

@@ -60,3 +60,11 @@ def owned_by(member: str, keys: Iterable[str], nodes: Sequence[Node]) -> frozens
 def moved(before: Mapping[str, str], after: Mapping[str, str]) -> int:
     """How many keys changed owner between two assignments (a key that appeared or vanished counts)."""
     return sum(1 for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+
+
+def ownership_key(bk_biz_id: int, group_key: str, groups_of_biz: int, split_above: int) -> str:
+    """The ring key of a strategy group: its business (`"2"`), or, for a business with more than `split_above`
+    groups, the group itself (`"2/<group key>"`) so that one huge business is shared too (0: never split)."""
+    if split_above and groups_of_biz > split_above:
+        return f"{bk_biz_id}/{group_key}"
+    return str(bk_biz_id)

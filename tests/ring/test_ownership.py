@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from alarm_access.ring.ownership import Node, assign, moved, owned_by, owner
+from alarm_access.ring.ownership import Node, assign, moved, owned_by, owner, ownership_key
 
 KEYS = [str(i) for i in range(20000)]
 
@@ -39,3 +39,14 @@ def test_prefix_ids_do_not_collide_as_in_the_original() -> None:
     counts = Counter(assign(KEYS, [Node("10.0.0.1"), Node("10.0.0.11")]).values())
     assert abs(counts["10.0.0.1"] - counts["10.0.0.11"]) < 0.05 * len(KEYS)
     assert owned_by("10.0.0.1", KEYS[:100], [Node("10.0.0.1")]) == frozenset(KEYS[:100])
+
+
+def test_a_business_with_more_groups_than_the_split_size_is_shared_group_by_group() -> None:
+    assert ownership_key(2, "g1", groups_of_biz=10, split_above=500) == "2"
+    assert ownership_key(2, "g1", groups_of_biz=501, split_above=500) == "2/g1"
+    assert ownership_key(2, "g1", groups_of_biz=10_000, split_above=0) == "2"  # 0: never split
+    nodes = [Node("a"), Node("b"), Node("c")]
+    big = Counter(owner(ownership_key(7, f"g{i}", 900, 500), nodes) for i in range(900))
+    small = {owner(ownership_key(8, f"g{i}", 30, 500), nodes) for i in range(30)}
+    assert len(big) == 3 and min(big.values()) > 200  # the huge business is spread over every member
+    assert len(small) == 1  # a normal one stays with one member

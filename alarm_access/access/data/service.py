@@ -12,6 +12,7 @@ the exit code) is "failed" if any group failed (celery: if any job could not be 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import cast
 
 from alarm_access import metrics
@@ -26,6 +27,7 @@ from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.ports import Ports
 from alarm_access.logs import ctx
 from alarm_access.ring.membership import RingMember, RingPorts
+from alarm_access.ring.ownership import ownership_key
 from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
 
 logger = logging.getLogger("alarm_access.access.data")
@@ -41,6 +43,7 @@ class DataAccess:
         self._catalog = catalog
         self._dispatcher = dispatcher
         self._ring = ring
+        self._biz_sizes: Counter[int] = Counter()
         self._schedule = Schedule()
         self._next_refresh = 0
         self._qos_sources = config.data.qos_source_labels
@@ -78,18 +81,25 @@ class DataAccess:
         return True
 
     def _serves(self, group: StrategyGroup) -> bool:
-        """With `--hash-ring 1`, the group's business is this member's share (the repository only loads the
-        strategies of this deployment cluster's businesses)."""
-        return self._ring is None or self._ring.owns(str(group.bk_biz_id))
+        """With `--hash-ring 1`, the group is this member's share: its business, or the group itself when its
+        business has more than `ring_split_groups` groups (the repository only loads the strategies of this
+        deployment cluster's businesses)."""
+        if self._ring is None:
+            return True
+        sizes = self._biz_sizes
+        return self._ring.owns(ownership_key(group.bk_biz_id, group.key, sizes.get(group.bk_biz_id, 0),
+                                             self._settings.ring_split_groups))
 
     def _sync(self, tick: int) -> None:
         """Schedule exactly the groups this process serves, by diff (kept groups keep their slots)."""
+        self._biz_sizes = Counter(g.bk_biz_id for g in self._catalog.groups.values())
         groups = {key: g for key, g in self._catalog.groups.items() if self._serves(g)}
         changed, removed = self._schedule.sync({key: g.interval for key, g in groups.items()}, tick)
         metrics.GROUPS.set(len(groups))
         if self._ring is not None:
-            metrics.RING_OWNED_KEYS.labels(self._config.access_type.value).set(
-                len({g.bk_biz_id for g in groups.values()}))
+            split = self._settings.ring_split_groups
+            metrics.RING_OWNED_KEYS.labels(self._config.access_type.value).set(len({
+                ownership_key(g.bk_biz_id, g.key, self._biz_sizes[g.bk_biz_id], split) for g in groups.values()}))
         if changed or removed:
             logger.info("strategy groups synced", extra=ctx(groups=len(groups), changed=len(changed),
                                                             removed=len(removed)))
