@@ -196,6 +196,11 @@ RING_CHANGES = Counter(
     "alarm_access_ring_membership_changes", "Membership changes (new epochs) this process saw.",
     ["access_type"], registry=REGISTRY,
 )
+RING_HANDOVER_GAP = Histogram(
+    "alarm_access_ring_handover_gap_seconds", "For a group this member took over: seconds since its last delivered "
+    "pull beyond one interval (how long it went without an owner pulling it).",
+    ["access_type"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
 RING_OWNED_KEYS = Gauge(
     "alarm_access_ring_owned_keys", "Keys (business ids) this process owns in its ring.",
     ["access_type"], multiprocess_mode="livesum", registry=REGISTRY,

@@ -157,6 +157,10 @@ def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
         assert takeover <= 2 * TTL + 1  # two TTLs, plus the scrape's own delay
         ring.ingest([t - 2 * INTERVAL, t - INTERVAL])
         ring.wait(lambda: set(ring.queued()) >= ring.expected(), 60, "samples after the kill")
+        gaps = [sample(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text,
+                       'alarm_access_ring_handover_gap_seconds_count{access_type="data"}') or 0
+                for name, (_, port) in ring.processes.items() if name in ("a", "b")]
+        assert sum(gaps) >= 1  # the survivors measured how long the dead member's groups went unpulled
 
         ring.start("d")
         ring.wait(lambda: ring.shared_by({"a", "b", "d"}), 60, "a fourth process taking a share")

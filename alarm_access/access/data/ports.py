@@ -60,6 +60,10 @@ class RecordSink(Protocol):
         """Record ids already delivered, per time bucket."""
         ...
 
+    def last_runs(self, group_keys: Iterable[str]) -> dict[str, int]:
+        """When each group's last successful pull was delivered (its run heartbeat); absent: none known."""
+        ...
+
     def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
         ...
 

@@ -61,6 +61,10 @@ class Schedule:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> set[str]:
+        """The groups scheduled now."""
+        return set(self._entries)
+
     def sync(self, groups: Mapping[str, int], tick: int) -> tuple[set[str], set[str]]:
         """Make the schedule hold exactly `groups` (key → interval). Returns (added or changed, removed)."""
         removed = set(self._entries) - set(groups)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import cast
 
 from alarm_access import metrics
@@ -37,13 +38,16 @@ class DataAccess:
     """The cycle of the `data` service. Not thread-safe: one loop thread calls `cycle`."""
 
     def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher,
-                 ring: RingMember | None = None) -> None:
+                 ring: RingMember | None = None, last_runs: Callable[[list[str]], dict[str, int]] | None = None
+                 ) -> None:
         self._config = config
         self._settings = config.data
         self._catalog = catalog
         self._dispatcher = dispatcher
         self._ring = ring
         self._biz_sizes: Counter[int] = Counter()
+        #: with a ring: when each group was last delivered (`RecordSink.last_runs`), to measure handover gaps
+        self._last_runs = last_runs
         self._schedule = Schedule()
         self._next_refresh = 0
         self._qos_sources = config.data.qos_source_labels
@@ -94,7 +98,10 @@ class DataAccess:
         """Schedule exactly the groups this process serves, by diff (kept groups keep their slots)."""
         self._biz_sizes = Counter(g.bk_biz_id for g in self._catalog.groups.values())
         groups = {key: g for key, g in self._catalog.groups.items() if self._serves(g)}
+        before = set(self._schedule.keys())
         changed, removed = self._schedule.sync({key: g.interval for key, g in groups.items()}, tick)
+        if self._ring is not None:  # a group newly ours (a handover, or a restart) that had an owner before
+            self._observe_handover([groups[key] for key in changed - before], tick)
         metrics.GROUPS.set(len(groups))
         if self._ring is not None:
             split = self._settings.ring_split_groups
@@ -103,6 +110,20 @@ class DataAccess:
         if changed or removed:
             logger.info("strategy groups synced", extra=ctx(groups=len(groups), changed=len(changed),
                                                             removed=len(removed)))
+
+    def _observe_handover(self, taken: list[StrategyGroup], tick: int) -> None:
+        """Groups this member took over: how long each went without a delivered pull beyond its interval."""
+        if not taken or self._last_runs is None:
+            return
+        try:
+            last = self._last_runs([group.key for group in taken])
+        except AccessError as exc:  # advisory: the schedule is already synced
+            logger.warning("handover gap not measured: %s", exc)
+            return
+        for group in taken:
+            if group.key in last:
+                metrics.RING_HANDOVER_GAP.labels(self._config.access_type.value).observe(
+                    max(0, tick - last[group.key] - group.interval))
 
     def _dispatch(self, slot: DueSlot, tick: int) -> bool:
         group = self._catalog.groups.get(slot.key)
@@ -136,7 +157,8 @@ def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
     else:
         dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True).run)
     ring = cast("RingPorts", any_ports).ring_member() if config.hash_ring else None
-    access = DataAccess(config, catalog, dispatcher, ring=ring)
+    access = DataAccess(config, catalog, dispatcher, ring=ring,
+                        last_runs=ports.record_sink.last_runs if ring is not None else None)
 
     def close() -> None:
         try:

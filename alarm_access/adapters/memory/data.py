@@ -138,6 +138,10 @@ class MemoryRecordSink:
         self._check_reads()
         return self.checkpoints.get(group.key, 0)
 
+    def last_runs(self, group_keys: Iterable[str]) -> dict[str, int]:
+        self._check_reads()
+        return {key: self.heartbeats[key] for key in group_keys if key in self.heartbeats}
+
     def read_seen(self, group: StrategyGroup, times: Iterable[int]) -> dict[int, set[str]]:
         self._check_reads()
         return {t: set(self.seen.get((group.key, t), ())) for t in sorted(set(times))}

@@ -78,6 +78,15 @@ class RedisSink:
             replies = pipe.execute()
         return {t: {text(member) for member in members} for t, members in zip(buckets, replies, strict=True)}
 
+    def last_runs(self, group_keys: Iterable[str]) -> dict[str, int]:
+        """The run heartbeat (epoch of the last delivered pull) of each group that has one (one MGET)."""
+        keys = list(group_keys)
+        if not keys:
+            return {}
+        with redis_op(f"MGET {self.keys.run_heartbeat(keys[0])} (+{len(keys) - 1} more)"):
+            values = self.client.mget([self.keys.run_heartbeat(key) for key in keys])
+        return {key: int(value) for key, value in zip(keys, values, strict=True) if value}
+
     def read_priority(self, priority_group_keys: Iterable[str]) -> dict[str, dict[str, str]]:
         """Content of each priority hash (HGETALL), by priority group key."""
         names = list(dict.fromkeys(priority_group_keys))

@@ -118,6 +118,7 @@ def test_nothing_stored_reads_as_empty(make: MakeHarness) -> None:
     assert h.sink.read_seen(g, []) == {}
     assert h.sink.read_priority(["pg", "other"]) == {"pg": {}, "other": {}}
     assert h.pushed(1, 1) == []
+    assert h.sink.last_runs([g.key]) == {} and h.sink.last_runs([]) == {}
 
 
 def test_a_delivery_is_read_back(make: MakeHarness) -> None:
@@ -130,6 +131,7 @@ def test_a_delivery_is_read_back(make: MakeHarness) -> None:
     assert h.pushed(1, 1) == ids(result, (1, 1)) and h.pushed(2, 2) == ids(result, (2, 2))
     assert h.pushed_nodata(1, 1) == ids(result, (1, 1), nodata=True) and h.pushed_nodata(2, 2) == []
     assert h.sink.read_priority(["pg"]) == {"pg": dict(result.priority_writes[0].updates)}
+    assert h.sink.last_runs([g.key, "never-pulled"]) == {g.key: NOW}  # the run heartbeat handover gaps read
 
 
 def test_deliveries_append_in_order(make: MakeHarness) -> None:
