@@ -119,7 +119,8 @@ class AdapterPorts:
         if not self._config.celery_broker_url:
             raise ConfigError("-H celery needs CELERY_BROKER_URL (a redis:// or amqp:// broker)")
         dispatcher = CeleryDispatcher(
-            make_celery_app(self._config.celery_broker_url, self._config.data.celery_visibility_timeout))
+            make_celery_app(self._config.celery_broker_url, self._config.data.celery_visibility_timeout,
+                            self._config.cluster.queue_prefix))
         self._closers.append(dispatcher.close)
         return dispatcher
 
@@ -163,7 +164,8 @@ class AdapterPorts:
             raise ConfigError("-H celery needs CELERY_BROKER_URL (a redis:// or amqp:// broker)")
         task, queue = STREAM_TASKS[self._config.access_type.value]
         publisher = CeleryBatchPublisher(self._config.celery_broker_url, self._config.data.celery_visibility_timeout,
-                                         self._config.network_timeout, task=task, queue=queue)
+                                         self._config.network_timeout, task=task, queue=queue,
+                                         queue_prefix=self._config.cluster.queue_prefix)
         self._closers.append(publisher.close)
         return publisher
 

@@ -72,7 +72,7 @@ try:
 except ConfigError as exc:  # a worker is an entry point too: one line, exit 2, no traceback
     sys.stderr.write(f"alarm_access worker: error: {exc}\n")
     raise SystemExit(2) from None
-app = make_celery_app(CONFIG.celery_broker_url, CONFIG.data.celery_visibility_timeout)
+app = make_celery_app(CONFIG.celery_broker_url, CONFIG.data.celery_visibility_timeout, CONFIG.cluster.queue_prefix)
 
 
 class DataWorker:

@@ -110,6 +110,11 @@ class Cluster:
     def is_default(self) -> bool:
         return self.name == DEFAULT_CLUSTER
 
+    @property
+    def queue_prefix(self) -> str:
+        """Prefix of this cluster's Celery queue names: none for `default`, else `<name>-`."""
+        return "" if self.is_default else f"{self.name}-"
+
     def owner_of(self, target_type: str, target: Any) -> str | None:
         """The cluster of the first rule of `target_type` that matches `target` (None: no rule matches)."""
         return next((rule.cluster for rule in self.rules if rule.target_type == target_type and rule.matches(target)),

@@ -14,7 +14,7 @@ from celery import Celery
 
 from alarm_access import metrics
 from alarm_access.access.data.jobs import BATCH_QUEUE, PullJob
-from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK
+from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, queue_name
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.logs import ctx
 
@@ -27,7 +27,8 @@ class CeleryDispatcher:
 
     def submit(self, job: PullJob) -> bool:
         try:
-            self._app.send_task(RUN_DATA_TASK, args=[job.to_json()], queue=job.queue, task_id=job.task_id)
+            self._app.send_task(RUN_DATA_TASK, args=[job.to_json()], queue=queue_name(self._app, job.queue),
+                                task_id=job.task_id)
         except Exception as exc:  # kombu raises transport-specific types; all mean "not published"
             metrics.TASKS_PUBLISHED.labels(job.queue, "failed").inc()
             logger.error("pull job not published: %s", exc, extra=ctx(sgk=job.group_key, slot=job.slot,
@@ -39,7 +40,8 @@ class CeleryDispatcher:
     def submit_batch(self, payload: dict[str, Any], task_id: str) -> None:
         """Publish one batch sub-task; `SourceUnavailable` when the broker does not take it."""
         try:
-            self._app.send_task(RUN_BATCH_TASK, args=[payload], queue=BATCH_QUEUE, task_id=task_id)
+            self._app.send_task(RUN_BATCH_TASK, args=[payload], queue=queue_name(self._app, BATCH_QUEUE),
+                                task_id=task_id)
         except Exception as exc:
             metrics.TASKS_PUBLISHED.labels(BATCH_QUEUE, "failed").inc()
             raise SourceUnavailable(f"batch sub-task {task_id} not published: {exc}") from exc

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from alarm_access import metrics
-from alarm_access.adapters.celery.app import make_celery_app
+from alarm_access.adapters.celery.app import make_celery_app, queue_name
 from alarm_access.kernel.errors import SourceUnavailable
 
 #: the queue and task of event batches (`celery -A alarm_access worker -Q celery_service_access_event`)
@@ -35,9 +35,10 @@ STREAM_TASKS = {"event": (RUN_EVENT_TASK, EVENT_QUEUE), "real_time_data": (RUN_R
 class CeleryBatchPublisher:
     """Implements `stream_tasks.BatchPublisher` for one task and queue."""
 
-    def __init__(self, broker_url: str, visibility_timeout: int, timeout: float, *, task: str, queue: str) -> None:
-        self._task, self._queue = task, queue
-        self._app = make_celery_app(broker_url, visibility_timeout)
+    def __init__(self, broker_url: str, visibility_timeout: int, timeout: float, *, task: str, queue: str,
+                 queue_prefix: str = "") -> None:
+        self._app = make_celery_app(broker_url, visibility_timeout, queue_prefix)
+        self._task, self._queue = task, queue_name(self._app, queue)
         # every wait on the broker is bounded: RabbitMQ reads/writes (the confirm included), Redis sockets
         self._app.conf.broker_connection_timeout = timeout
         self._app.conf.broker_transport_options = {
