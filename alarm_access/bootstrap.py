@@ -271,7 +271,7 @@ class AdapterPorts:
         """This process in its ring; member id `host/pid/random` (unique per start)."""
         member_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
         return RingMember(self.ring_membership(), member_id, ttl=self._config.session_ttl,
-                          access_type=self._config.access_type.value)
+                          weight=self._config.ring_weight, access_type=self._config.access_type.value)
 
     def snapshot_key(self, strategy_id: int, update_time: int) -> str:
         return self._keys.strategy_snapshot(strategy_id, update_time)

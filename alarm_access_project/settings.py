@@ -93,6 +93,7 @@ ALARM_ACCESS: dict[str, Any] = {
     # --hash-ring 1 membership: redis (default) or etcd
     "RING_STORE": os.environ.get("ALARM_ACCESS_RING_STORE", "redis"),
     "ETCD_URL": os.environ.get("ALARM_ACCESS_ETCD_URL", ""),
+    "RING_WEIGHT": os.environ.get("ALARM_ACCESS_RING_WEIGHT", "1"),
     # KAFKA_BOOTSTRAP_SERVERS is the usual name; KAFKA_BOOTSTRAP is kept for existing deployments
     "KAFKA_BOOTSTRAP": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP", ""),
     "KAFKA_GROUP_PREFIX": os.environ.get("KAFKA_GROUP_PREFIX", "alarm-access"),

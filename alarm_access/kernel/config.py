@@ -67,6 +67,8 @@ class AccessConfig:
     #: `ALARM_ACCESS_RING_STORE`: the ring's membership store; `ALARM_ACCESS_ETCD_URL`: etcd's client URL
     ring_store: RingStore = RingStore.REDIS
     etcd_url: str = ""
+    #: `ALARM_ACCESS_RING_WEIGHT`: this member's share relative to the others (a bigger host takes more keys)
+    ring_weight: float = 1.0
     #: the deployment cluster (ALARM_BACKEND_CLUSTER_NAME / _ROUTING_RULES): which businesses are served
     cluster: Cluster = field(default_factory=Cluster)
     once: bool = False
@@ -115,6 +117,7 @@ class AccessConfig:
             session_ttl=_number(options.get("session_ttl", 60), "--session-ttl", minimum=1.0),
             ring_store=ring_store,
             etcd_url=etcd_url,
+            ring_weight=_number(raw.get("RING_WEIGHT", 1), "ALARM_ACCESS_RING_WEIGHT", minimum=0.01),
             cluster=cluster,
             once=bool(options.get("once", False)),
             max_cycles=_positive_or_none(options.get("max_cycles"), "--max-cycles"),

@@ -77,6 +77,7 @@ def test_sections_parse_with_their_prefix_and_aliases() -> None:
     ({"KAFKA_GROUP_PREFIX": " "}, "KAFKA_GROUP_PREFIX must not be empty"),
     ({"NETWORK_TIMEOUT": "nan"}, "ALARM_ACCESS_NETWORK_TIMEOUT must be a finite number"),
     ({"DRAIN_TIMEOUT": "inf"}, "ALARM_ACCESS_DRAIN_TIMEOUT must be a finite number"),
+    ({"RING_WEIGHT": "0"}, "ALARM_ACCESS_RING_WEIGHT must be a finite number >= 0.01"),
 ])
 def test_bad_configuration_is_one_config_error(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -107,3 +108,7 @@ def test_a_non_default_cluster_prefixes_its_keys_and_its_rules_are_validated() -
         build(CLUSTER_ROUTING_RULES="[{")
     with pytest.raises(ConfigError, match="--session-ttl must be a finite number >= 1"):
         AccessConfig.build({}, {**OPTIONS, "session_ttl": 0.2})
+
+
+def test_a_ring_weight_is_read() -> None:
+    assert build(RING_WEIGHT="2.5").ring_weight == 2.5 and build().ring_weight == 1.0
