@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from alarm_access.kernel.errors import InvalidRecord
 from alarm_access.kernel.model import REAL_TIME_METHOD, Item, Strategy, StrategyGroup
 
@@ -110,10 +112,14 @@ def decode(value: bytes | None) -> Mapping[str, Any]:
     """The message object, or `InvalidRecord` naming what is wrong (`bad_json`, `bad_message`)."""
     if not value:
         raise InvalidRecord("bad_message", "empty message")
+    text = value.rstrip(b"\x00\n")
     try:
-        message = json.loads(value.rstrip(b"\x00\n"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRecord("bad_json", f"not JSON: {exc}") from None
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses (NaN, huge integers) json may read: same acceptance
+        try:
+            message = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidRecord("bad_json", f"not JSON: {exc}") from None
     if not isinstance(message, dict):
         raise InvalidRecord("bad_message", f"expected an object, got {type(message).__name__}")
     if not isinstance(message.get("dimensions"), dict) or not isinstance(message.get("metrics"), dict):
