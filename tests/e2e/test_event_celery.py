@@ -70,7 +70,8 @@ def test_every_event_kind_goes_through_celery_workers(world: EventWorld, private
 def test_worker_killed_mid_task_loses_nothing_and_doubles_nothing(world: EventWorld, rabbitmq_url: str,
                                                                   tmp_path: Path) -> None:
     total = 6000
-    produce(world.bootstrap, world.topics["base"], (disk_full(i, time.time() - 5) for i in range(total)))
+    at = time.time() - 5  # once: a clock read per event let a slow producer give two events one host and second
+    produce(world.bootstrap, world.topics["base"], (disk_full(i, at) for i in range(total)))
     world.env.env.update(CELERY_BROKER_URL=rabbitmq_url, ALARM_ACCESS_EVENT_BATCH_SIZE="50")
     first = start_worker(world.env.env, tmp_path, "first", rabbitmq_url, queues=EVENT_QUEUE)
     consumer = world.env.spawn("run_access", "-H", "celery", "--access-type", "event")
@@ -109,7 +110,8 @@ def committed_offsets(world: EventWorld, group: str) -> list[int]:
 def test_offsets_are_not_committed_while_the_broker_refuses_tasks(world: EventWorld, private_redis: RedisServer,
                                                                   tmp_path: Path) -> None:
     total = 300
-    produce(world.bootstrap, world.topics["base"], (disk_full(i, time.time() - 5) for i in range(total)))
+    at = time.time() - 5  # once: a clock read per event let a slow producer give two events one host and second
+    produce(world.bootstrap, world.topics["base"], (disk_full(i, at) for i in range(total)))
     env = world.env.env
     env.update(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0", ALARM_ACCESS_NETWORK_TIMEOUT="1",
                ALARM_ACCESS_EVENT_COMMIT_EVERY_SECONDS="0.2")
@@ -140,7 +142,8 @@ def test_a_refused_delivery_is_retried_by_the_worker_until_it_lands_once(world: 
     key = world.key("detect.anomaly.list.23.23")
     filler = [b"filler"] * 11
     world.redis.rpush(key, *filler)  # the trigger queue is over its limit: every push is refused (Backpressure)
-    produce(world.bootstrap, world.topics["base"], (disk_full(i, time.time() - 5) for i in range(total)))
+    at = time.time() - 5  # once: a clock read per event let a slow producer give two events one host and second
+    produce(world.bootstrap, world.topics["base"], (disk_full(i, at) for i in range(total)))
     env = world.env.env
     env.update(CELERY_BROKER_URL=private_redis.url, ALARM_ACCESS_EVENT_QUEUE_MAX_LEN="10")
     worker = start_worker(env, tmp_path, "w1", private_redis.url, queues=EVENT_QUEUE)
