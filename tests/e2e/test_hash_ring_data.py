@@ -1,7 +1,7 @@
 """`run_access --access-type data --hash-ring 1`: processes share the businesses and hand them over.
 
 Real Redis (locks, queues; and the leases, or a real etcd holding them), real VictoriaMetrics, real
-subprocesses; 12 businesses of one strategy each. Three processes split the businesses between them;
+subprocesses; 24 businesses of one strategy each. Three processes split the businesses between them;
 `kill -9` of one: the survivors own everything again within two lease TTLs (the measured takeover is
 printed); a fourth process takes a share; SIGTERM of one hands its share over at once; `manage.py hash_ring`
 reports the members and their shares. Across the whole test every sample's record id is queued exactly once.
@@ -36,7 +36,8 @@ __all__ = ["etcd"]  # the session fixture, imported for pytest
 
 INTERVAL = 10
 TTL = 3.0
-BUSINESSES = list(range(101, 113))
+#: 24 keys: with 12, one of 3-4 members owned none about 3% of the time, and "everyone has a share" never came
+BUSINESSES = list(range(101, 125))
 
 
 def strategy(biz: int) -> dict[str, object]:
@@ -142,7 +143,7 @@ def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
     try:
         for name in ("a", "b", "c"):
             ring.start(name)
-        ring.wait(lambda: ring.shared_by({"a", "b", "c"}), 60, "three processes sharing the businesses")
+        ring.wait(lambda: ring.shared_by({"a", "b", "c"}), 120, "three processes sharing the businesses")
         ring.wait(lambda: set(ring.queued()) >= ring.expected(), 60, "the first samples of every business")
         report = json.loads(env.manage("hash_ring", "--json", "--key", "101", "--simulate-join", "1").stdout)
         assert [m["state"] for m in report["members"]] == ["active"] * 3 and report["keys"] == len(BUSINESSES)
@@ -163,7 +164,7 @@ def test_processes_share_businesses_and_hand_over_without_gaps_or_doubles(
         assert sum(gaps) >= 1  # the survivors measured how long the dead member's groups went unpulled
 
         ring.start("d")
-        ring.wait(lambda: ring.shared_by({"a", "b", "d"}), 60, "a fourth process taking a share")
+        ring.wait(lambda: ring.shared_by({"a", "b", "d"}), 120, "a fourth process taking a share")
 
         started = time.monotonic()
         assert stop(ring.processes["a"][0], signal.SIGTERM, timeout=20) == 0
@@ -195,7 +196,7 @@ def test_celery_schedulers_share_the_businesses_and_a_worker_delivers_each_recor
     try:
         for name in ("a", "b"):
             ring.start(name, "-H", "celery")
-        ring.wait(lambda: ring.shared_by({"a", "b"}), 60, "two schedulers sharing the businesses")
+        ring.wait(lambda: ring.shared_by({"a", "b"}), 120, "two schedulers sharing the businesses")
         ring.wait(lambda: set(ring.queued()) >= ring.expected(), 90, "every sample through the worker")
         stable = ring.queued()
         ring.wait(lambda: time.time() >= t + 2 * INTERVAL + 12, 60, "one more slot for a late double")
