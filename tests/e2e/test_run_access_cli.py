@@ -109,9 +109,11 @@ def test_help_loads_no_client_library() -> None:
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+@pytest.mark.parametrize("delay", [0.4, 0.8])
 def test_sigterm_during_start_up_exits_zero(env: AccessEnv, delay: float) -> None:
-    """Whether the signal lands while Django imports, while the service is built or once it runs: exit 0."""
+    """Whether the signal lands while Django imports, while the service is built or once it runs: exit 0.
+    (Not earlier than 0.4 s: before the interpreter reaches manage.py's first line no handler can exist, and on
+    a loaded machine that took longer than 0.1 s.)"""
     process = env.spawn("run_access", "--access-type", "data", "--min-interval", "0.5")
     time.sleep(delay)
     assert stop(process, signal.SIGTERM, timeout=15) == 0, env.log()
