@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from alarm_access.access.data.ports import TimeSeriesSource
+from alarm_access.access.incident.ports import IncidentSource
 from alarm_access.access.real_time_data.routing import TableTopic
 from alarm_access.access.registry import spec_for
 from alarm_access.adapters.celery.app import make_celery_app
@@ -26,6 +27,7 @@ from alarm_access.adapters.etcd.membership import EtcdMembership
 from alarm_access.adapters.kafka.alerts import KafkaAlertProducer, KafkaRawDeadLetters
 from alarm_access.adapters.kafka.consumer import KafkaStream
 from alarm_access.adapters.kafka.dlq import KafkaDeadLetters
+from alarm_access.adapters.kafka.incidents import KafkaIncidentSource
 from alarm_access.adapters.orm.alert_integrations import load_alert_integrations, load_hosts
 from alarm_access.adapters.orm.incidents import OrmIncidentStore
 from alarm_access.adapters.orm.repository import OrmStrategyRepository
@@ -232,15 +234,28 @@ class AdapterPorts:
         return RedisMembership(self.redis, config.key_prefix, ring)
 
     # --- incident access (IncidentPorts) ----------------------------------------------------------------------
-    def incident_source(self) -> RabbitIncidentSource:
-        """The sync queue consumer (BK_DATA_AIOPS_INCIDENT_BROKER_URL / _SYNC_QUEUE); the caller closes it."""
+    def incident_source(self) -> IncidentSource:
+        """The sync queue consumer (BK_DATA_AIOPS_INCIDENT_BROKER_URL / _SYNC_QUEUE), or the incident topic's
+        with ALARM_ACCESS_INCIDENT_SOURCE=kafka; the caller closes it."""
         incident = self._config.incident
+        if incident.source == "kafka":
+            bootstrap = self._config.kafka_bootstrap
+            settings = ConsumerSettings(cluster=self._config.cluster.name, dlq_topic=incident.kafka_dlq_topic,
+                                        offset_reset=incident.kafka_offset_reset,
+                                        commit_every_messages=incident.prefetch, commit_every_seconds=1.0)
+            dead_letters = KafkaDeadLetters(bootstrap, incident.kafka_dlq_topic, self._config.network_timeout,
+                                            security=cluster_security(bootstrap))
+            return KafkaIncidentSource(self._consumer("incident", settings, bootstrap, {incident.kafka_topic: 0}),
+                                       dead_letters, prefetch=incident.prefetch)
         return RabbitIncidentSource(incident.broker_url, incident.sync_queue,
                                     dead_letter_queue=incident.dead_letter_name, declare=incident.declare,
                                     delivery_limit=incident.delivery_limit, prefetch=incident.prefetch,
                                     heartbeat=incident.heartbeat, timeout=self._config.network_timeout)
 
     def incident_store(self) -> OrmIncidentStore:
+        return OrmIncidentStore()
+
+    def incident_census(self) -> OrmIncidentStore:
         return OrmIncidentStore()
 
     # --- alert access (AlertPorts) ----------------------------------------------------------------------------

@@ -212,6 +212,11 @@ INCIDENT_MESSAGES = Counter(
     "dead_lettered, retried — a store attempt that failed and will be retried).",
     ["outcome"], registry=REGISTRY,
 )
+INCIDENTS = Gauge(
+    "alarm_access_incidents", "Stored incidents by status (abnormal, recovering, recovered, closed, merged), "
+    "counted in the database every 30 s by the incident consumer.",
+    ["status"], multiprocess_mode="livemax", registry=REGISTRY,
+)
 INCIDENT_APPLY_TIME = Histogram(
     "alarm_access_incident_apply_duration_seconds", "Time to store one incident sync message (one transaction).",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,

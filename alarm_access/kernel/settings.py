@@ -165,8 +165,16 @@ class IncidentSettings:
     When the queue does not exist and `declare` is on, it is declared durable, quorum, with `delivery_limit`
     and a dead-letter exchange routing to `dead_letter_queue` (default `<sync_queue>.dead_letter`); a queue
     that exists is used as it is. A message is handled at most `prefetch` at a time (unacked); a store that
-    is down is retried after `retry_backoff` seconds, doubling up to `retry_backoff_max`."""
+    is down is retried after `retry_backoff` seconds, doubling up to `retry_backoff_max`.
 
+    With `source` `kafka` the messages come from `kafka_topic` on KAFKA_BOOTSTRAP_SERVERS instead (consumer
+    group `{KAFKA_GROUP_PREFIX}.access.incident.{cluster}`, offsets committed after the store, bad messages to
+    `kafka_dlq_topic`); the RabbitMQ settings are then unused."""
+
+    source: str = "rabbitmq"
+    kafka_topic: str = ""
+    kafka_dlq_topic: str = "alarm_access_incident_dlq"
+    kafka_offset_reset: str = "earliest"
     broker_url: str = "amqp://127.0.0.1:5672/aiops_incident"
     sync_queue: str = "aiops_incident"
     declare: bool = True
@@ -180,6 +188,12 @@ class IncidentSettings:
     retry_backoff_max: float = 10.0
 
     def __post_init__(self) -> None:
+        if self.source not in ("rabbitmq", "kafka"):
+            raise ConfigError(f"{INCIDENT_PREFIX}SOURCE must be rabbitmq or kafka, got {self.source!r}")
+        if self.source == "kafka" and not (self.kafka_topic and self.kafka_dlq_topic):
+            raise ConfigError(f"{INCIDENT_PREFIX}KAFKA_TOPIC and KAFKA_DLQ_TOPIC must be set with SOURCE=kafka")
+        if self.kafka_offset_reset not in ("earliest", "latest"):
+            raise ConfigError(f"{INCIDENT_PREFIX}KAFKA_OFFSET_RESET must be earliest or latest")
         if not self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
             raise ConfigError(f"{INCIDENT_PREFIX}BROKER_URL must be an amqp:// or amqps:// URL")
         if not self.sync_queue:

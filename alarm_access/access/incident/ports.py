@@ -15,7 +15,8 @@ from alarm_access.kernel.ports import Ports
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One received message. `epoch` names the connection it came on: it can only be acked on that one."""
+    """One received message. `epoch` names the connection it came on: it can only be acked on that one.
+    `origin` names where it came from when the source knows better than `epoch#tag` (Kafka: topic/partition@offset)."""
 
     body: bytes
     tag: int
@@ -23,10 +24,11 @@ class Delivery:
     redelivered: bool = False
     #: the broker's delivery count (`x-delivery-count` of quorum queues), 0 when unknown
     delivery_count: int = 0
+    origin: str = ""
 
     @property
     def position(self) -> str:
-        return f"{self.epoch}#{self.tag}"
+        return self.origin or f"{self.epoch}#{self.tag}"
 
 
 class IncidentSource(Protocol):
@@ -65,9 +67,17 @@ class IncidentStore(Protocol):
     def close(self) -> None: ...
 
 
+class IncidentCensus(Protocol):
+    def count_by_status(self) -> dict[str, int]:
+        """How many stored incidents have each status (absent: none). `SourceUnavailable` on a store error."""
+        ...
+
+
 class IncidentPorts(Ports, Protocol):
     """The ports of the incident access type (implemented by `bootstrap.AdapterPorts`)."""
 
     def incident_source(self) -> IncidentSource: ...
 
     def incident_store(self) -> IncidentStore: ...
+
+    def incident_census(self) -> IncidentCensus: ...

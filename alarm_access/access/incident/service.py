@@ -21,8 +21,14 @@ import time
 from typing import cast
 
 from alarm_access import metrics
-from alarm_access.access.incident.message import parse_message
-from alarm_access.access.incident.ports import Delivery, IncidentPorts, IncidentSource, IncidentStore
+from alarm_access.access.incident.message import STATUS_ORDER, parse_message
+from alarm_access.access.incident.ports import (
+    Delivery,
+    IncidentCensus,
+    IncidentPorts,
+    IncidentSource,
+    IncidentStore,
+)
 from alarm_access.access.incident.tasks import PublishingStore
 from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.errors import InvalidRecord, SourceUnavailable
@@ -36,15 +42,20 @@ logger = logging.getLogger("alarm_access.access.incident")
 
 #: seconds between two heartbeats while a message is held
 KEEPALIVE_EVERY = 1.0
+#: seconds between two counts of the stored incidents by status (the `alarm_access_incidents` gauge)
+CENSUS_EVERY = 30.0
 
 
 class IncidentConsumer:
     """The cycle of the incident service. Not thread-safe: one loop thread calls `cycle` and `close`."""
 
-    def __init__(self, source: IncidentSource, store: IncidentStore, settings: IncidentSettings) -> None:
+    def __init__(self, source: IncidentSource, store: IncidentStore, settings: IncidentSettings,
+                 census: IncidentCensus | None = None) -> None:
         self._source = source
         self._store = store
         self._settings = settings
+        self._census = census
+        self._census_at = 0.0
         self._held: Delivery | None = None
         self._attempts = 0
         self._retry_at = 0.0
@@ -55,6 +66,7 @@ class IncidentConsumer:
         return self._held is not None
 
     def cycle(self, now: float) -> CycleOutcome:
+        self._count_incidents(now)
         try:
             if self._held is not None:
                 if now < self._retry_at:
@@ -72,6 +84,20 @@ class IncidentConsumer:
             return self._broker_failed(exc, now)
         self._reconnects = 0
         return CycleOutcome(ok=True, next_at=now)
+
+    def _count_incidents(self, now: float) -> None:
+        """Refresh the incidents-by-status gauge every `CENSUS_EVERY` seconds; a failed count only logs (the
+        messages do not wait for it) and is tried again at the next period."""
+        if self._census is None or now < self._census_at:
+            return
+        self._census_at = now + CENSUS_EVERY
+        try:
+            counts = self._census.count_by_status()
+        except SourceUnavailable as exc:
+            logger.warning("counting incidents by status failed: %s", exc, extra=ctx(error=type(exc).__name__))
+            return
+        for status in {*STATUS_ORDER, *counts}:
+            metrics.INCIDENTS.labels(status).set(counts.get(status, 0))
 
     def _broker_failed(self, exc: SourceUnavailable, now: float) -> CycleOutcome:
         """The broker connection failed: drop the held message (the broker redelivers it), back off."""
@@ -140,7 +166,8 @@ def build_incident_service(config: AccessConfig, ports: Ports) -> Service:
     store: IncidentStore = incident_ports.incident_store()
     if config.handler_type == HandlerType.CELERY:
         store = PublishingStore(cast("PublisherPorts", ports).stream_publisher())
-    consumer = IncidentConsumer(incident_ports.incident_source(), store, config.incident)
+    consumer = IncidentConsumer(incident_ports.incident_source(), store, config.incident,
+                                census=incident_ports.incident_census())
 
     def close() -> None:
         try:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from alarm_access.access.incident.book import IncidentBook
@@ -27,6 +27,11 @@ class MemoryIncidentStore:
         if self.down:
             raise SourceUnavailable("database is down (fake)")
         return self.book.apply(message).outcome
+
+    def count_by_status(self) -> dict[str, int]:
+        if self.down:
+            raise SourceUnavailable("database is down (fake)")
+        return dict(Counter(row.status for row in self.book.incidents.values()))
 
     def close(self) -> None:
         pass

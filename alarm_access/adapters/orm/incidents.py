@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.db import DatabaseError, DataError, close_old_connections, connection, transaction
+from django.db.models import Count
 
 from alarm_access.access.incident.message import SyncMessage
 from alarm_access.access.incident.rules import (
@@ -88,6 +89,16 @@ class OrmIncidentStore:
         except DataError as exc:
             raise InvalidRecord("rejected", f"incident {message.incident_id}: {exc}") from exc
         except DatabaseError as exc:  # OperationalError, InterfaceError, IntegrityError (a concurrent insert)
+            self._drop_connection()
+            raise SourceUnavailable(f"incident database failed: {exc}") from exc
+
+    def count_by_status(self) -> dict[str, int]:
+        """`IncidentCensus`: one GROUP BY over the incident table."""
+        close_old_connections()
+        try:
+            rows = Incident.objects.values_list("status").annotate(count=Count("incident_id")).order_by()
+            return {str(status): int(count) for status, count in rows}
+        except DatabaseError as exc:
             self._drop_connection()
             raise SourceUnavailable(f"incident database failed: {exc}") from exc
 

@@ -53,3 +53,25 @@ def test_a_lost_connection_redelivers_and_an_applied_message_comes_back_a_duplic
     queue.drop_connection()
     assert consumer(queue, store).cycle(0.0).ok
     assert queue.acked == [first] and len(store.book.operations) == 3
+
+
+def test_the_incidents_gauge_counts_by_status_every_period_and_a_failed_count_does_not_stop_messages() -> None:
+    from alarm_access import metrics
+    from alarm_access.access.incident.service import CENSUS_EVERY
+
+    queue, store = MemoryIncidentQueue(), MemoryIncidentStore()
+    queue.publish(*(body(m) for m in story()))
+    loop = IncidentConsumer(queue, store, SETTINGS, census=store)
+    loop.cycle(0.0)  # counted before the messages: the store was empty
+    assert metrics.INCIDENTS.labels("abnormal")._value.get() == 0
+    loop.cycle(1.0)  # within the period: not counted again
+    assert metrics.INCIDENTS.labels("abnormal")._value.get() == 0
+    loop.cycle(CENSUS_EVERY)
+    statuses = {row.status for row in store.book.incidents.values()}
+    for status in statuses:
+        expected = sum(row.status == status for row in store.book.incidents.values())
+        assert metrics.INCIDENTS.labels(status)._value.get() == expected > 0
+    store.down = True
+    queue.publish(body(story()[0]))
+    assert not loop.cycle(2 * CENSUS_EVERY).ok  # the message waits for the store, the count failure only logs
+    assert metrics.INCIDENTS.labels(next(iter(statuses)))._value.get() > 0  # last good count kept
