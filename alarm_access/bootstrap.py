@@ -20,6 +20,7 @@ from alarm_access.access.data.ports import TimeSeriesSource
 from alarm_access.access.incident.ports import IncidentSource
 from alarm_access.access.real_time_data.routing import TableTopic
 from alarm_access.access.registry import spec_for
+from alarm_access.adapters.aiops.client import HttpIncidentApi
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
 from alarm_access.adapters.celery.streams import STREAM_TASKS, CeleryBatchPublisher
@@ -257,6 +258,14 @@ class AdapterPorts:
 
     def incident_census(self) -> OrmIncidentStore:
         return OrmIncidentStore()
+
+    def incident_api(self) -> HttpIncidentApi | None:
+        """The AIOps API client when ALARM_ACCESS_INCIDENT_API_URL is set; its user closes it."""
+        incident = self._config.incident
+        if not incident.api_url:
+            return None
+        return HttpIncidentApi(incident.api_url, timeout=self._config.network_timeout, retries=incident.api_retries,
+                               authorization=incident.api_authorization)
 
     # --- alert access (AlertPorts) ----------------------------------------------------------------------------
     def alert_producer(self) -> KafkaAlertProducer:

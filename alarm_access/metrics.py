@@ -217,6 +217,11 @@ INCIDENTS = Gauge(
     "counted in the database every 30 s by the incident consumer.",
     ["status"], multiprocess_mode="livemax", registry=REGISTRY,
 )
+INCIDENT_API_CALLS = Counter(
+    "alarm_access_incident_api_requests", "AIOps API calls of the incident consumer by call (snapshot, write_back) "
+    "and outcome (ok, missing — no such snapshot, failed — retried with the message).",
+    ["call", "outcome"], registry=REGISTRY,
+)
 INCIDENT_APPLY_TIME = Histogram(
     "alarm_access_incident_apply_duration_seconds", "Time to store one incident sync message (one transaction).",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,

@@ -49,6 +49,7 @@ from alarm_access.access.data.jobs import BatchJob, PullJob  # noqa: E402
 from alarm_access.access.data.runner import PullRunner  # noqa: E402
 from alarm_access.access.data.split import BatchSplitter  # noqa: E402
 from alarm_access.access.event.handle import EventHandler  # noqa: E402
+from alarm_access.access.incident.aiops import store_for  # noqa: E402
 from alarm_access.access.incident.tasks import IncidentTaskRunner  # noqa: E402
 from alarm_access.access.real_time_data.handle import RealTimeHandler  # noqa: E402
 from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
@@ -178,7 +179,7 @@ def run_access_incident(self: Any, payload: dict[str, Any]) -> str:
     global _incident_runner  # noqa: PLW0603 - one per worker process, built after fork
     if _incident_runner is None:
         ports = AdapterPorts(CONFIG)
-        _incident_runner = (ports, IncidentTaskRunner(ports.incident_store()))
+        _incident_runner = (ports, IncidentTaskRunner(store_for(ports)))
     try:
         outcome = _incident_runner[1].run(payload)
     except InvalidRecord as exc:

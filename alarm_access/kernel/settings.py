@@ -7,7 +7,7 @@ environment. Defaults are the original's (spec data-access Appendix A, event-ale
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from alarm_access.kernel.errors import ConfigError
@@ -169,12 +169,19 @@ class IncidentSettings:
 
     With `source` `kafka` the messages come from `kafka_topic` on KAFKA_BOOTSTRAP_SERVERS instead (consumer
     group `{KAFKA_GROUP_PREFIX}.access.incident.{cluster}`, offsets committed after the store, bad messages to
-    `kafka_dlq_topic`); the RabbitMQ settings are then unused."""
+    `kafka_dlq_topic`); the RabbitMQ settings are then unused.
+
+    `api_url` (off when empty) links the store to the AIOps incident API: snapshot fetch and write-back
+    (`access.incident.aiops`), `api_retries` retries per call, `api_authorization` sent as the BlueKing API
+    gateway's `X-Bkapi-Authorization` header."""
 
     source: str = "rabbitmq"
     kafka_topic: str = ""
     kafka_dlq_topic: str = "alarm_access_incident_dlq"
     kafka_offset_reset: str = "earliest"
+    api_url: str = ""
+    api_retries: int = 2
+    api_authorization: str = field(default="", repr=False)
     broker_url: str = "amqp://127.0.0.1:5672/aiops_incident"
     sync_queue: str = "aiops_incident"
     declare: bool = True
@@ -192,6 +199,10 @@ class IncidentSettings:
             raise ConfigError(f"{INCIDENT_PREFIX}SOURCE must be rabbitmq or kafka, got {self.source!r}")
         if self.source == "kafka" and not (self.kafka_topic and self.kafka_dlq_topic):
             raise ConfigError(f"{INCIDENT_PREFIX}KAFKA_TOPIC and KAFKA_DLQ_TOPIC must be set with SOURCE=kafka")
+        if self.api_url and not self.api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"{INCIDENT_PREFIX}API_URL must be an http:// or https:// URL")
+        if self.api_retries < 0:
+            raise ConfigError(f"{INCIDENT_PREFIX}API_RETRIES must be >= 0")
         if self.kafka_offset_reset not in ("earliest", "latest"):
             raise ConfigError(f"{INCIDENT_PREFIX}KAFKA_OFFSET_RESET must be earliest or latest")
         if not self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):

@@ -53,6 +53,8 @@ class SyncMessage:
     notice_source: str = ""
     process_info: Mapping[str, Any] = field(default_factory=dict)
     send_notice: bool = False
+    #: the analysis snapshot fetched from the AIOps API for `fpp_snapshot_id` (None: the minimal content is used)
+    snapshot_content: Mapping[str, Any] | None = None
     #: the message as received (what `-H celery` hands to a worker, which parses it again)
     body: bytes = field(default=b"", compare=False, repr=False)
 

@@ -5,8 +5,9 @@ Adapters: `adapters.rabbitmq` (source), `adapters.orm.incidents` (store); fakes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from alarm_access.access.incident.message import SyncMessage
 from alarm_access.access.incident.rules import Outcome
@@ -67,6 +68,21 @@ class IncidentStore(Protocol):
     def close(self) -> None: ...
 
 
+class IncidentApi(Protocol):
+    """The AIOps incident API (`adapters.aiops`): snapshot fetch and write-back. Every call is bounded by a
+    timeout with bounded retries; a transport failure or a 5xx raises `SourceUnavailable`."""
+
+    def snapshot(self, snapshot_id: str) -> Mapping[str, Any] | None:
+        """The analysis snapshot content of `snapshot_id`; None when the API answers that it has none."""
+        ...
+
+    def write_back(self, incident_id: int, fields: Mapping[str, Any]) -> None:
+        """Set `fields` (assignees, handlers, labels, end_time, ...) on the API's incident. Idempotent."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class IncidentCensus(Protocol):
     def count_by_status(self) -> dict[str, int]:
         """How many stored incidents have each status (absent: none). `SourceUnavailable` on a store error."""
@@ -81,3 +97,7 @@ class IncidentPorts(Ports, Protocol):
     def incident_store(self) -> IncidentStore: ...
 
     def incident_census(self) -> IncidentCensus: ...
+
+    def incident_api(self) -> IncidentApi | None:
+        """The AIOps API client, None when ALARM_ACCESS_INCIDENT_API_URL is not set (the default)."""
+        ...

@@ -147,9 +147,11 @@ def document_id(create_time: int, incident_id: int) -> str:
 
 
 def snapshot_of(message: SyncMessage) -> SnapshotRow:
-    """The message's snapshot; content is the minimal one of spec §3.5 step 3 (no AIOps API fetch)."""
-    content = {"bk_biz_id": message.bk_biz_id, "incident_alerts": [{"id": alert} for alert in message.alerts],
-               "rca_summary": {"bk_biz_ids": [message.bk_biz_id]}}
+    """The message's snapshot; its content is the one fetched from the AIOps API (`message.snapshot_content`),
+    else the minimal one of spec §3.5 step 3."""
+    content = dict(message.snapshot_content) if message.snapshot_content is not None else {
+        "bk_biz_id": message.bk_biz_id, "incident_alerts": [{"id": alert} for alert in message.alerts],
+        "rca_summary": {"bk_biz_ids": [message.bk_biz_id]}}
     snapshot_id = f"{message.rca_time}{digest(message.incident_id, *message.version, message.fpp_snapshot_id, size=8)}"
     return SnapshotRow(snapshot_id, message.incident_id, message.bk_biz_ids, message.status, message.alerts,
                        message.events, message.rca_time, content, message.fpp_snapshot_id)

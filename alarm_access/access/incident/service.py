@@ -21,6 +21,7 @@ import time
 from typing import cast
 
 from alarm_access import metrics
+from alarm_access.access.incident.aiops import store_for
 from alarm_access.access.incident.message import STATUS_ORDER, parse_message
 from alarm_access.access.incident.ports import (
     Delivery,
@@ -163,9 +164,11 @@ def build_incident_service(config: AccessConfig, ports: Ports) -> Service:
     """The supervised `incident` service; `ports` must implement `IncidentPorts` (and `PublisherPorts` for
     `-H celery`: the consumer then publishes each message as a task, `access.incident.tasks`)."""
     incident_ports = cast("IncidentPorts", ports)
-    store: IncidentStore = incident_ports.incident_store()
+    store: IncidentStore
     if config.handler_type == HandlerType.CELERY:
         store = PublishingStore(cast("PublisherPorts", ports).stream_publisher())
+    else:
+        store = store_for(incident_ports)
     consumer = IncidentConsumer(incident_ports.incident_source(), store, config.incident,
                                 census=incident_ports.incident_census())
 

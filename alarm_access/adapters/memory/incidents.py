@@ -2,12 +2,15 @@
 
 `MemoryIncidentStore.down = True` makes `apply` raise `SourceUnavailable` (a database that is down);
 `MemoryIncidentQueue` keeps unacked deliveries and redelivers them after `drop_connection()`, as a broker does.
+`MemoryIncidentApi` is the AIOps API (snapshots served, write-backs recorded).
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from alarm_access.access.incident.book import IncidentBook
 from alarm_access.access.incident.message import SyncMessage
@@ -82,3 +85,27 @@ class MemoryIncidentQueue:
 
     def close(self) -> None:
         self.drop_connection()
+
+
+@dataclass
+class MemoryIncidentApi:
+    """An `IncidentApi` holding `snapshots` and recording `writes` ((incident_id, fields) in call order).
+    While `down` is set every call raises `SourceUnavailable` and records nothing."""
+
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    writes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    down: bool = False
+    closed: bool = False
+
+    def snapshot(self, snapshot_id: str) -> Mapping[str, Any] | None:
+        if self.down:
+            raise SourceUnavailable("AIOps API is down (fake)")
+        return self.snapshots.get(snapshot_id)
+
+    def write_back(self, incident_id: int, fields: Mapping[str, Any]) -> None:
+        if self.down:
+            raise SourceUnavailable("AIOps API is down (fake)")
+        self.writes.append((incident_id, dict(fields)))
+
+    def close(self) -> None:
+        self.closed = True
