@@ -10,6 +10,11 @@ For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak),
 * floor: decode the same response and pipeline the same record bytes to as many lists (LPUSH in chunks of
   `PUSH_CHUNK`), with no processing — what any implementation pays at least.
 
+With `--batch-threshold N` (> 0) the pull goes through `access.data.bounded.BoundedPull` as in `-H process`
+with `ALARM_ACCESS_DATA_BATCH_THRESHOLD=N`: the response is held as one JSON document per bucket, each query
+of a time slice decodes only its buckets, and batches of whole buckets are delivered as they come; the floor
+decodes each bucket's document and pushes that bucket's record bytes, bucket by bucket.
+
 Prints one JSON line per size. Every key is written under a unique prefix and deleted afterwards.
 Nothing is asserted: the figures depend on the machine.
 """
@@ -17,6 +22,7 @@ Nothing is asserted: the figures depend on the machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import resource
@@ -29,12 +35,17 @@ from typing import Any
 
 import redis
 
+from alarm_access.access.data.bounded import BoundedPull
+from alarm_access.access.data.pull import NO_EXTRAS
+from alarm_access.access.data.schedule import QueryWindow
 from alarm_access.adapters.redis.client import connect
 from alarm_access.adapters.redis.keys import PUSH_CHUNK
 from alarm_access.adapters.redis.sink import RedisSink
+from alarm_access.kernel.model import QueryConfig
+from alarm_access.kernel.settings import DataSettings
 from alarm_access.records import pipeline
 from alarm_access.records.standardize import point_time, to_wire
-from bench.workload import BUCKETS, NOW, build_group, build_topology, hosts_for, raw_points
+from bench.workload import BUCKETS, INTERVAL, NOW, T0, bucket_points, build_group, build_topology, hosts_for, raw_points
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -110,19 +121,84 @@ def measure(size: int, url: str) -> dict[str, Any]:
     }
 
 
+class _BucketSource:
+    """A `TimeSeriesSource` over one JSON document per bucket: a query decodes the buckets of its slice."""
+
+    def __init__(self, documents: list[bytes]) -> None:
+        self.documents, self.queries, self.decode_s = documents, 0, 0.0
+
+    def query(self, qc: QueryConfig, start: int, end: int) -> list[dict[str, Any]]:
+        self.queries += 1
+        started, points = time.perf_counter(), []
+        for bucket, document in enumerate(self.documents):
+            if start <= T0 + bucket * INTERVAL < end:
+                points.extend(json.loads(document))
+        self.decode_s += time.perf_counter() - started
+        return points
+
+
+def measure_bounded(size: int, url: str, threshold: int) -> dict[str, Any]:
+    """Run one size through `BoundedPull` in this process and return its figures."""
+    group, series = build_group(), size // BUCKETS
+    index = build_topology(hosts_for(series))
+    source = _BucketSource([json.dumps(bucket_points(series, bucket)).encode() for bucket in range(BUCKETS)])
+    settings = DataSettings(batch_threshold=threshold)
+    client = connect(url, timeout=300)
+    prefix = f"bench.{uuid.uuid4().hex}"
+    sink = RedisSink(client, prefix)
+    try:
+        started = time.perf_counter()
+        report = BoundedPull(settings)(
+            group, functools.partial(source.query, group.query_config), NOW, checkpoint=0,
+            window=QueryWindow(T0, T0 + BUCKETS * INTERVAL), sink=sink, topology=index, settings=settings,
+            extras=NO_EXTRAS)
+        total = time.perf_counter() - started
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        _delete_prefix(client, prefix)
+        floor_s = 0.0
+        for document in source.documents:  # bucket by bucket: the records to push are made outside the timing
+            result = pipeline.run(group, json.loads(document), now=NOW, topology_index=index, seen_record_ids={},
+                                  priority_state={}, access_time=NOW)
+            lists = [[json.dumps(to_wire(r)) for r in records] for records in result.data.values()]
+            del result
+            floor_s += _floor(client, prefix, document, lists)
+    finally:
+        _delete_prefix(client, prefix)
+        client.close()
+    return {
+        "points": size,
+        "batch_threshold": threshold,
+        "pushed": sum(report.pushed.values()),
+        "drops": report.drops,
+        "queries": source.queries,
+        "points_per_s": round(size / total),
+        "floor_points_per_s": round(size / floor_s),
+        "ratio_to_floor": round(floor_s / total, 3),
+        "us_per_point": round(total / size * 1e6, 2),
+        "peak_rss_mb": round(peak_rss, 1),
+        "total_s": round(total, 3),
+        "decode_s": round(source.decode_s, 3),
+        "floor_s": round(floor_s, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated point counts")
     parser.add_argument("--redis-url", default=DEFAULT_URL)
+    parser.add_argument("--batch-threshold", type=int, default=0,
+                        help="> 0: deliver through BoundedPull, as -H process with ALARM_ACCESS_DATA_BATCH_THRESHOLD")
     parser.add_argument("--in-process", action="store_true", help="run the sizes here, not in subprocesses")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     for size in sizes:
         if args.in_process:
-            print(json.dumps(measure(size, args.redis_url)), flush=True)
+            figures = (measure_bounded(size, args.redis_url, args.batch_threshold) if args.batch_threshold > 0
+                       else measure(size, args.redis_url))
+            print(json.dumps(figures), flush=True)
             continue
         command = [sys.executable, "-m", "bench.data_pipeline", "--in-process", "--sizes", str(size)]
-        command += ["--redis-url", args.redis_url]
+        command += ["--redis-url", args.redis_url, "--batch-threshold", str(args.batch_threshold)]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
 
 

@@ -102,3 +102,15 @@ def raw_points(points: int, seed: int = 7) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def bucket_points(series: int, bucket: int, seed: int = 7) -> list[dict[str, Any]]:
+    """The points of bucket number `bucket` of `series` series, as a time-sliced TSDB query returns them (one
+    bucket's points need not hold the others': `bench.data_pipeline --batch-threshold`)."""
+    rng = random.Random(seed * 1_000_003 + bucket)
+    out: list[dict[str, Any]] = []
+    for i in range(series):
+        value = round(rng.uniform(0.0, 8.0), 2)
+        out.append({"bk_target_ip": host_ip(i), "bk_target_cloud_id": "0", "load5": value,
+                    "_time_": T0 + bucket * INTERVAL, "_result_": value})
+    return out

@@ -24,20 +24,23 @@ class Deduper:
 
     def is_new(self, record_id: str, time: int) -> bool:
         """True the first time `record_id` is offered in bucket `time` and it was not seen before."""
-        if record_id in self._seen.get(time, _EMPTY):
+        seen, new = self.bucket(time)
+        if record_id in seen or record_id in new:
             return False
-        bucket = self._new.get(time)
-        if bucket is None:
-            self._new[time] = {record_id}
-            return True
-        if record_id in bucket:
-            return False
-        bucket.add(record_id)
+        new.add(record_id)
         return True
+
+    def bucket(self, time: int) -> tuple[AbstractSet[str], set[str]]:
+        """The stored ids of bucket `time` and the set of its new ids, which the caller adds a new id to
+        (the hot loop's form of `is_new`, for a run of records of one bucket)."""
+        new = self._new.get(time)
+        if new is None:
+            new = self._new[time] = set()
+        return self._seen.get(time, _EMPTY), new
 
     def additions(self, discarded_times: Collection[int] = ()) -> dict[int, frozenset[str]]:
         """Ids to add to the stored state per bucket, minus buckets the time-point limit discarded.
 
         Records dropped by record-level filters stay in: they were handled and must not come back.
         """
-        return {t: frozenset(ids) for t, ids in self._new.items() if t not in discarded_times}
+        return {t: frozenset(ids) for t, ids in self._new.items() if ids and t not in discarded_times}

@@ -32,15 +32,15 @@ from alarm_access.records.filters import (
     compile_scope,
     expire_after,
     host_status,
-    is_expired,
 )
 from alarm_access.records.limit import limit_time_points
 from alarm_access.records.noise import noise_writes
 from alarm_access.records.priority import PriorityWrite, decide_priority, priority_members
 from alarm_access.records.result import DEFAULT_SETTINGS, DroppedPoint, ItemKey, PipelineSettings, PullResult
-from alarm_access.records.standardize import RecordPlan, Series, SeriesMemo, build_record, plan_records, point_time
+from alarm_access.records.standardize import RecordPlan, Series, SeriesMemo, build_record, plan_records
 
-__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "compile_group", "gc_paused", "run"]
+__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "SeriesCache", "compile_group", "gc_paused", "run",
+           "series_cache"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,15 +91,12 @@ def compile_group(group: StrategyGroup, index: TopologyIndex) -> GroupPlan:
     )
 
 
-class _Entry:
-    __slots__ = ("point", "record", "retained")
-
-    def __init__(self, record: Record, point: Mapping[str, Any], retained: tuple[int, ...]) -> None:
-        self.record, self.point, self.retained = record, point, retained
+#: one accepted record: the record, its raw point (for drop details) and the indexes of the items retaining it
+_Entry = tuple[Record, Mapping[str, Any], tuple[int, ...]]
 
 
 def _entry_time(entry: _Entry) -> int:
-    return entry.record.time
+    return entry[0].time
 
 
 class _Drops:
@@ -116,6 +113,14 @@ class _Drops:
         self.counts[reason] += 1
         if self.detail:
             self.points.append(DroppedPoint(reason, point, item))
+
+    def per_item(self, reason: str, point: Mapping[str, Any], items: tuple[ItemKey, ...]) -> None:
+        """One drop for each of `items` (item-level reasons)."""
+        if self.detail:
+            for item in items:
+                self(reason, point, item)
+        else:
+            self.counts[reason] += len(items)
 
 
 @dataclass(slots=True)
@@ -142,8 +147,24 @@ def _decide(plan: GroupPlan, dims: dict[str, Any], index: TopologyIndex, setting
     return status, retained, tuple(plan.keys[i] for i in all_items if i not in retained)
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesCache:
+    """What the runs of one pull share when its points come in several batches (`access.data.bounded`): the
+    group's plan and each series' identity and decision, so a series costs one md5 per pull, not per batch.
+    Valid for one group, topology index and `PipelineSettings`; it grows with the pull's distinct series."""
+
+    plan: GroupPlan
+    memo: SeriesMemo
+    decisions: dict[Series, _Decision]
+
+
+def series_cache(group: StrategyGroup, index: TopologyIndex) -> SeriesCache:
+    plan = compile_group(group, index)
+    return SeriesCache(plan, SeriesMemo(plan.records), {})
+
+
 def _accept(
-    plan: GroupPlan,
+    cache: SeriesCache,
     points: Sequence[Mapping[str, Any]],
     deduper: Deduper,
     drop: _Drops,
@@ -159,55 +180,65 @@ def _accept(
     Everything that depends only on a point's series (record id digest, enrichment, host status, item
     scope) is computed once per series and shared by the series' points.
     """
+    plan = cache.plan
     rplan, keys = plan.records, plan.keys
-    value_field = rplan.value_field
-    memo = SeriesMemo(rplan)
-    decisions: dict[Series, _Decision] = {}
-    accepted = _Accepted([], 0, 0)
+    value_field, max_age = rplan.value_field, plan.max_age
+    memo, decisions = cache.memo.of, cache.decisions
+    entries: list[_Entry] = []
+    append = entries.append
+    max_queried = created = 0
+    # The hot loop: one pass, everything per series looked up, the current bucket's dedupe sets kept at hand
+    # (points come ordered by time, so consecutive points share a bucket).
+    bucket_time: Any = None
+    seen: AbstractSet[str] = frozenset()
+    new: set[str] = set()
     # Newest-first like the original, so of two identical points in one result the later one is kept.
     for point in reversed(points):
         if point.get(value_field) is None:
             drop("none_value", point)
             continue
-        time = point_time(point)
+        time = point.get("_time_") or point.get("time")  # `point_time`, inlined
         if not time:
             drop("no_time", point)
             continue
-        accepted.max_queried = max(accepted.max_queried, time)
-        series = memo.of(point)
+        max_queried = max(max_queried, time)
+        series = memo(point)
         record_id = f"{series.digest}.{time}"
-        if not deduper.is_new(record_id, time):
+        if time != bucket_time:
+            bucket_time = time
+            seen, new = deduper.bucket(time)
+        if record_id in seen or record_id in new:
             drop("duplicate", point)
             continue
-        accepted.created += 1
-        if is_expired(time, now, plan.max_age):
+        new.add(record_id)
+        created += 1
+        if now - time > max_age:  # `is_expired`, inlined
             drop("expired", point)
             continue
         decision = decisions.get(series)
         if decision is None:
             decision = decisions[series] = _decide(plan, series.dimensions, index, settings)
         status, retained, outside = decision
-        if status == HOST_DISABLED:
-            for key in keys:
-                drop(HOST_DISABLED, point, key)
-        elif status != KEEP:
-            drop(status, point)
-            continue
-        for key in outside:
-            drop("out_of_target", point, key)
-        identity = (record_id, series.dimensions, series.fields)
-        record = build_record(rplan, point, time, identity, access_time=stamp, is_partial=is_partial)
-        accepted.entries.append(_Entry(record, point, retained))
-    return accepted
+        if status != KEEP:
+            if status != HOST_DISABLED:
+                drop(status, point)
+                continue
+            drop.per_item(HOST_DISABLED, point, keys)
+        if outside:
+            drop.per_item("out_of_target", point, outside)
+        append((build_record(rplan, point, time, (record_id, series.dimensions, series.fields), stamp,
+                             is_partial=is_partial),
+                point, retained))
+    return _Accepted(entries, max_queried, created)
 
 
 def _fan_out(kept: list[_Entry], n_items: int, inhibited: AbstractSet[tuple[int, int]]) -> list[list[Record]]:
     """Records per item index: retained by the item and not inhibited for it."""
     per_item: list[list[Record]] = [[] for _ in range(n_items)]
-    for position, entry in enumerate(kept):
-        for index in entry.retained:
+    for position, (record, _, retained) in enumerate(kept):
+        for index in retained:
             if not inhibited or (position, index) not in inhibited:
-                per_item[index].append(entry.record)
+                per_item[index].append(record)
     return per_item
 
 
@@ -224,18 +255,21 @@ def run(
     access_time: float | None = None,
     is_partial: bool = False,
     detail: bool = False,
+    cache: SeriesCache | None = None,
 ) -> PullResult:
     """Process the `points` one query of `group` returned (in query order) at time `now`.
 
     `seen_record_ids` holds the stored dedupe sets of the points' buckets, `priority_state` the hashes named
     by `records.priority.priority_group_keys(group)`. `access_time` (default `now`) is stamped on records.
-    With `detail`, `dropped_points` lists every drop with its point.
+    With `detail`, `dropped_points` lists every drop with its point. `cache` (from `series_cache`) carries
+    the plan and per-series work from an earlier run of the same pull.
     """
-    plan = compile_group(group, topology_index)
+    cache = cache or series_cache(group, topology_index)
+    plan = cache.plan
     drop = _Drops(detail)
     deduper = Deduper(seen_record_ids)
     accepted = _accept(
-        plan,
+        cache,
         points,
         deduper,
         drop,
@@ -247,23 +281,23 @@ def run(
     )
     limit = limit_time_points(accepted.entries, settings.max_time_points if plan.limit_times else 0, _entry_time)
     for entry in accepted.entries if limit.discarded_times else ():
-        if entry.record.time in limit.discarded_times:
-            drop("time_limit", entry.point)
+        if entry[0].time in limit.discarded_times:
+            drop("time_limit", entry[1])
     kept = limit.kept
 
     members = priority_members(group)
     inhibited: AbstractSet[tuple[int, int]] = frozenset()
     priority_writes: tuple[PriorityWrite, ...] = ()
     if members and kept:
-        candidates = [(e.record.record_id.partition(".")[0], e.retained) for e in kept]
+        candidates = [(record.record_id.partition(".")[0], retained) for record, _, retained in kept]
         decision = decide_priority(candidates, members, priority_state, now)
         inhibited, priority_writes = decision.inhibited, decision.writes
         for position, index in sorted(inhibited):
-            drop("inhibited", kept[position].point, plan.keys[index])
+            drop("inhibited", kept[position][1], plan.keys[index])
 
     per_item = _fan_out(kept, len(plan.keys), inhibited)
     data = {plan.keys[i]: tuple(records) for i, records in enumerate(per_item) if records}
-    surviving = tuple(entry.record for entry in kept)
+    surviving = tuple(entry[0] for entry in kept)
     nodata = {
         plan.keys[i]: surviving for i, (_, item) in enumerate(group.items) if item.no_data.is_enabled and surviving
     }

@@ -7,8 +7,9 @@ when missing in the original and still is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from alarm_access.kernel.hashing import count_md5
@@ -33,6 +34,8 @@ class RecordPlan:
     proc_port: bool
     #: some dimension name is a dynamic port dim, so dims may differ in keys from point to point
     has_dynamic_dims: bool
+    #: `value` is `values["_result_"]` (the value field is `_result_`, which no time field overwrites)
+    value_from_result: bool = False
 
 
 def _time_field(data_source_label: str, time_field: str) -> str:
@@ -55,11 +58,14 @@ def plan_records(item: Item) -> RecordPlan:
             metrics.append((qc.alias or "alias", "_index"))
     metrics.append(("", "_result_"))
     first = qcs[0]
+    value_field = first.metric_field if first.agg_method.upper() == REAL_TIME_METHOD else "_result_"
+    time_fields = tuple(dict.fromkeys(_time_field(qc.data_source_label, qc.time_field) for qc in qcs))
     return RecordPlan(
         dimension_names=names,
-        value_field=first.metric_field if first.agg_method.upper() == REAL_TIME_METHOD else "_result_",
+        value_field=value_field,
         metrics=tuple(metrics),
-        time_fields=tuple(dict.fromkeys(_time_field(qc.data_source_label, qc.time_field) for qc in qcs)),
+        time_fields=time_fields,
+        value_from_result=value_field == "_result_" and "_result_" not in time_fields,
         proc_port=any(qc.metric_id == PROC_PORT_METRIC_ID for qc in qcs),
         has_dynamic_dims=any(name in PROC_PORT_DYNAMIC_DIMENSIONS for name in names),
     )
@@ -130,32 +136,44 @@ def _series(plan: RecordPlan, point: Mapping[str, Any]) -> Series:
     return Series(count_md5(identity), dims, fields)
 
 
+def _no_key(point: Mapping[str, Any]) -> tuple[()]:
+    return ()
+
+
 class SeriesMemo:
     """The `Series` of each point of one run, computed once per series instead of once per point.
 
-    A series is keyed by the raw values of the plan's dimension names. Only keys of strings and `None` (what
-    a TSDB returns) are remembered: `0`, `0.0`, `-0.0` and `False` compare equal but hash (`str()`)
-    differently, while nothing else equals a string or `None`, so a hit has exactly the first point's values.
+    A series is keyed by the raw values of the plan's dimension names (the value itself for a single name).
+    Only keys of strings and `None` (what a TSDB returns) are remembered: `0`, `0.0`, `-0.0` and `False`
+    compare equal but hash (`str()`) differently, while nothing else equals a string or `None`, so a hit has
+    exactly the first point's values.
     """
 
-    __slots__ = ("_memo", "_names", "_plan")
+    __slots__ = ("_key", "_memo", "_names", "_plan")
 
     def __init__(self, plan: RecordPlan) -> None:
         self._plan, self._names = plan, plan.dimension_names
-        self._memo: dict[tuple[Any, ...], Series] = {}
+        # itemgetter is several times cheaper than a tuple of `get`s; it raises KeyError for a point that
+        # lacks a dimension key, which `of` then reads with `get` into the same key shape.
+        self._key: Callable[[Mapping[str, Any]], Any] = itemgetter(*self._names) if self._names else _no_key
+        self._memo: dict[Any, Series] = {}
 
     def __len__(self) -> int:
         return len(self._memo)
 
     def of(self, point: Mapping[str, Any]) -> Series:
-        key = tuple(map(point.get, self._names))
+        try:
+            key = self._key(point)
+        except KeyError:
+            names = self._names
+            key = point.get(names[0]) if len(names) == 1 else tuple(map(point.get, names))
         try:
             series = self._memo.get(key)
         except TypeError:  # an unhashable dimension value (list, dict): not remembered
             return _series(self._plan, point)
         if series is None:
             series = _series(self._plan, point)
-            if all(type(value) is str or value is None for value in key):
+            if all(type(value) is str or value is None for value in (key if type(key) is tuple else (key,))):
                 self._memo[key] = series
         return series
 
@@ -171,40 +189,46 @@ def build_record(
     point: Mapping[str, Any],
     time: int,
     identity: Identity,
-    *,
     access_time: float,
+    *,
     is_partial: bool = False,
 ) -> Record:
-    """The standard record of `point` from its `identify` result (computed first, for dedupe)."""
+    """The standard record of `point` from its `identify` result (computed first, for dedupe).
+
+    The hot path of every pipeline run: one conversion per distinct float (the metric, `_result_` and
+    `value` usually carry the same number), and `value` is `values["_result_"]` when it is read from there.
+    """
     get = point.get
     values: dict[str, Any] = {}
+    last: Any = None
+    converted: Any = None
     for alias, field in plan.metrics:
         raw = get(alias) if alias else None
+        key = alias
         if raw is None:
-            values[field] = convert(get(field))
+            raw, key = get(field), field
+        if type(raw) is float:
+            if raw != last:  # NaN never equals: converted each time, as `convert` does
+                last, converted = raw, round(raw, POINT_PRECISION) if raw else 0
+            values[key] = converted
         else:
-            values[alias] = convert(raw)
+            values[key] = convert(raw)
     for time_field in plan.time_fields:
         values[time_field] = time
-    value = get(plan.value_field)
+    if plan.value_from_result:
+        value = values["_result_"]
+    else:
+        value = get(plan.value_field)
+        value = None if value is None else convert(value)
     record_id, dims, fields = identity
-    return Record(
-        record_id=record_id,
-        time=time,
-        value=None if value is None else convert(value),
-        values=values,
-        dimensions=dims,
-        dimension_fields=fields,
-        access_time=access_time,
-        is_partial=is_partial,
-    )
+    return Record(record_id, time, value, values, dims, fields, access_time, is_partial)
 
 
 def standardize(
     plan: RecordPlan, point: Mapping[str, Any], time: int, access_time: float, is_partial: bool = False
 ) -> Record:
     """Build the standard record of `point` (whose time is `time`, see `point_time`) in one step."""
-    return build_record(plan, point, time, identify(plan, point, time), access_time=access_time, is_partial=is_partial)
+    return build_record(plan, point, time, identify(plan, point, time), access_time, is_partial=is_partial)
 
 
 def to_wire(record: Record) -> dict[str, Any]:

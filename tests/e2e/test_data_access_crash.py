@@ -1,4 +1,5 @@
-"""`kill -9` of a data worker after its pull returned and before its push: nothing lost, nothing doubled."""
+"""`kill -9` of a data worker after its pull returned and before its push, or between two batches of a pull
+delivered in batches (`access.data.bounded`): nothing lost, nothing doubled."""
 
 from __future__ import annotations
 
@@ -68,4 +69,37 @@ def test_kill_9_between_pull_and_push_loses_and_doubles_nothing(
 
         env.manage("run_access", "--access-type", "data", "--once")
         assert client.llen(f"{env.prefix}.{QUEUE}") == len(expected)
+    client.close()
+
+
+def test_kill_9_between_two_batches_loses_and_doubles_nothing(env: AccessEnv, tmp_path: Path, redis_url: str) -> None:
+    now = int(time.time())
+    buckets = [now - now % INTERVAL - k * INTERVAL for k in range(2, 2 + BUCKETS)]
+    (tmp_path / "s.json").write_text(json.dumps(big_strategy()))
+    env.manage("load_strategies", str(tmp_path / "s.json"))
+    storage = tmp_path / "vm"
+    storage.mkdir()
+    client = redis.Redis.from_url(redis_url)
+    # Batches of one bucket (INSTANCES points) each, of a pull of BUCKETS buckets.
+    env.env.update(ALARM_ACCESS_DATA_BATCH_THRESHOLD=str(INSTANCES), ALARM_ACCESS_DATA_BATCH_SIZE=str(INSTANCES))
+    expected = {f"{count_md5({'instance': f'i-{n}'})}.{ts}" for n in range(INSTANCES) for ts in buckets}
+    with start_victoria(storage) as vm:
+        vm.import_samples(
+            ("app_http_requests", {"instance": f"i-{n}"}, ts, float(n % 97)) for n in range(INSTANCES) for ts in buckets
+        )
+        env.env["TSDB_URL"] = vm.url
+        worker = env.spawn("run_access", "--access-type", "data", "--once")
+        env.wait_for_log("batch delivered", timeout=120)
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(10) == -signal.SIGKILL
+        queued = client.llen(f"{env.prefix}.{QUEUE}")
+        # Killed between batches: whole buckets queued, not all of them, and no checkpoint.
+        assert queued % INSTANCES == 0 and 0 < queued < len(expected), "the pull finished before the kill"
+        assert not list(client.scan_iter(f"{env.prefix}.checkpoint.*"))
+
+        env.manage("run_access", "--access-type", "data", "--once")
+        queued_ids = Counter(json.loads(line)["record_id"] for line in client.lrange(f"{env.prefix}.{QUEUE}", 0, -1))
+        assert set(queued_ids) == expected
+        assert max(queued_ids.values()) == 1
+        assert list(client.scan_iter(f"{env.prefix}.checkpoint.*"))
     client.close()

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from alarm_access.kernel.model import StrategyGroup
 from alarm_access.records.standardize import point_time
 
 Point = Mapping[str, Any]
@@ -31,13 +32,22 @@ class BatchPlan:
     """The batches of one pull (each a list of points in query order) and the checkpoint they lead to.
 
     `checkpoint` is the last kept bucket when the limit fired, else the newest bucket holding a value;
-    None when no point has both a value and a time. `discarded` counts the points of discarded buckets.
+    None when no point has both a value and a time. `discarded` counts the points of discarded buckets,
+    `counted` the kept buckets the limit counted (newer than the checkpoint, holding a value).
     """
 
     batches: tuple[tuple[Point, ...], ...]
     checkpoint: int | None
     limited: bool
     discarded: int
+    counted: int = 0
+
+
+def time_limit(group: StrategyGroup, max_time_points: int, *, inline: bool) -> int:
+    """The time-point limit of a pull of `group` cut into batches: `max_time_points` for time series, 0
+    (none) for other data and with inline thresholds (spec §3.15: the merge mode has no limit)."""
+    times_limited = any(qc.data_type_label == "time_series" for qc in group.first_item.query_configs)
+    return max_time_points if times_limited and not inline else 0
 
 
 def split_points(
@@ -81,4 +91,4 @@ def split_points(
         current.extend(bucket)
     if current:
         batches.append(tuple(current))
-    return BatchPlan(tuple(batches), candidate, limited, discarded)
+    return BatchPlan(tuple(batches), candidate, limited, discarded, max_time_points if limited else len(newer))

@@ -77,6 +77,7 @@ class RecordSink(Protocol):
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
         batch: BatchJob | None = None,
+        final: bool = True,
     ) -> None:
         """Atomically write the result's records and signal, its dedupe state, the checkpoint and the run
         heartbeat: after a crash either all of them are written or none.
@@ -87,7 +88,10 @@ class RecordSink(Protocol):
         written in the same transaction, in the detect service's output format. With `batch` (a sub-task
         of a split pull, `fence` required) the batch's payload must still be stored (else `FencedOut`): the
         transaction consumes it and counts the batch done in its round instead of writing the checkpoint,
-        heartbeat and slot mark (`BatchStore.finalise` does, once every batch is done)."""
+        heartbeat and slot mark (`BatchStore.finalise` does, once every batch is done). With `final=False`
+        (a batch of a pull delivered in batches by this process, `access.data.bounded`) the records and
+        their dedupe state are written, fenced as usual, but not the checkpoint, heartbeat and slot mark:
+        the pull's last delivery, a final one, writes them."""
         ...
 
 

@@ -12,15 +12,18 @@ threshold, spec §3.15) the records are detected here and the anomalies are writ
 `access.data.*` queues, in the same transaction; nodata copies and noise counts are written as usual, and
 the time-point limit does not apply (as in the original's merge mode). With `PullExtras.split` (Celery
 workers, `access.data.batch`) a pull of more points than the batch threshold is handed to the splitter
-instead, and `deliver_points` later delivers each batch in its sub-task.
+instead, and `deliver_points` later delivers each batch in its sub-task. With `PullExtras.batched`
+(`-H process`, `access.data.bounded`) a pull over the batch threshold is queried in time slices and delivered
+in batches of whole buckets, each atomic with its dedupe state, the checkpoint written by the last delivery.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +60,18 @@ class PullReport:
     batches: int = 0
 
 
+#: the points of the buckets starting in `[start, end)`, as `TimeSeriesSource.query` returns them
+Fetch = Callable[[int, int], list[dict[str, Any]]]
+
+
+class BatchedPull(Protocol):
+    def __call__(self, group: StrategyGroup, fetch: Fetch, now: int, *, checkpoint: int, window: QueryWindow,
+                 sink: RecordSink, topology: TopologyIndex, settings: DataSettings, extras: PullExtras
+                 ) -> PullReport:
+        """Query `window` through `fetch` and deliver it, in batches when it is large (`access.data.bounded`)."""
+        ...
+
+
 class Splitter(Protocol):
     def __call__(self, group: StrategyGroup, points: list[dict[str, Any]], *, window: QueryWindow,
                  checkpoint: int, now: int, fence: Fence, inline: bool) -> PullReport | None:
@@ -74,6 +89,8 @@ class PullExtras:
     documents: Mapping[int, str] = field(default_factory=dict)
     snapshot_key: SnapshotKey | None = None
     split: Splitter | None = None
+    #: `-H process`: query and deliver large pulls in batches of whole buckets, in bounded memory
+    batched: BatchedPull | None = None
 
     def __post_init__(self) -> None:
         if self.thresholds is not None and self.snapshot_key is None:
@@ -116,15 +133,11 @@ def pull_group(
     window = window_for(group, checkpoint, now, settings)
     if window is None:
         return PullReport(group.key, None, checkpoint=checkpoint)
-    qc = group.query_config
-    started = time.perf_counter()
-    try:
-        points = source.query(qc, window.start, window.end)
-    except Exception:
-        metrics.SOURCE_ERRORS.labels(*qc.source).inc()
-        raise
-    finally:
-        metrics.SOURCE_QUERY_TIME.labels(*qc.source).observe(time.perf_counter() - started)
+    fetch = functools.partial(_query, group, source)
+    if extras.batched is not None:
+        return extras.batched(group, fetch, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
+                              settings=settings, extras=extras)
+    points = fetch(window.start, window.end)
     if extras.split is not None and extras.fence is not None:
         report = extras.split(group, points, window=window, checkpoint=checkpoint, now=now, fence=extras.fence,
                               inline=extras.thresholds is not None)
@@ -132,6 +145,19 @@ def pull_group(
             return report
     return deliver_points(group, points, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
                           settings=settings, extras=extras)
+
+
+def _query(group: StrategyGroup, source: TimeSeriesSource, start: int, end: int) -> list[dict[str, Any]]:
+    """The group's points of `[start, end)`, timed and counted per source (`Fetch`)."""
+    qc = group.query_config
+    started = time.perf_counter()
+    try:
+        return source.query(qc, start, end)
+    except Exception:
+        metrics.SOURCE_ERRORS.labels(*qc.source).inc()
+        raise
+    finally:
+        metrics.SOURCE_QUERY_TIME.labels(*qc.source).observe(time.perf_counter() - started)
 
 
 def deliver_points(
@@ -146,11 +172,16 @@ def deliver_points(
     settings: DataSettings,
     extras: PullExtras = NO_EXTRAS,
     batch: BatchJob | None = None,
+    final: bool = True,
+    cache: pipeline.SeriesCache | None = None,
 ) -> PullReport:
     """Run the pipeline on `points` and deliver the result in one transaction (raises as `pull_group`).
 
     With `batch` the points are one batch of a split pull: the parent already applied the time-point limit,
-    and the delivery counts the batch done in its round instead of moving the checkpoint."""
+    and the delivery counts the batch done in its round instead of moving the checkpoint. With
+    `final=False` they are one batch of a pull delivered in batches by this process (`access.data.bounded`,
+    which applied the limit): the checkpoint, heartbeat and slot mark are left to the pull's last delivery, and
+    `cache` carries the series work of the pull's earlier batches."""
     seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
     priorities = sink.read_priority(priority_group_keys(group))
     result = pipeline.run(
@@ -161,10 +192,11 @@ def deliver_points(
         seen_record_ids=seen,
         priority_state=priorities,
         settings=pipeline.PipelineSettings(
-            max_time_points=0 if extras.thresholds or batch else settings.max_time_points,
+            max_time_points=0 if extras.thresholds or batch or not final else settings.max_time_points,
             disabled_host_states=frozenset(settings.disabled_host_states),
         ),
         access_time=time.time(),
+        cache=cache,
     )
     new_checkpoint = max(checkpoint, result.checkpoint or 0)
     pushed = {key: len(records) for key, records in result.data.items()}
@@ -176,7 +208,7 @@ def deliver_points(
         metrics.DETECT_PROCESS_TIME.observe(time.perf_counter() - detect_started)
         result = dataclasses.replace(result, data={}, signal=())
     sink.deliver(result, group, checkpoint=new_checkpoint, now=now, fence=extras.fence, anomalies=anomalies,
-                 batch=batch)
+                 batch=batch, final=final)
     report = PullReport(
         group.key,
         window,
@@ -186,7 +218,7 @@ def deliver_points(
         checkpoint=new_checkpoint,
         anomalies=anomalies.count if anomalies else 0,
     )
-    _observe(report, result.created, "batch delivered" if batch else "group pulled")
+    _observe(report, result.created, "batch delivered" if batch or not final else "group pulled")
     return report
 
 

@@ -14,7 +14,8 @@
 6. `pull_group` (inline static thresholds when the group qualifies), then release in reverse order —
    except the group lock of a pull that a `BatchSplitter` split into sub-tasks: the round holds it until
    its last sub-task finalises it (`access.data.batch`). With a splitter, a previous round of the group
-   that never finished is reported first (`BatchSplitter.check_previous`).
+   that never finished is reported first (`BatchSplitter.check_previous`). Inline (`-H process`) with a
+   batch threshold, a large pull is queried in slices and delivered in batches (`access.data.bounded`).
 A refusal at 1-5 is a skip (counted by reason, logged with the group), not a failure. Failures are
 classified here, once: `AccessError` is one line, anything else a bug with its traceback.
 """
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 
 from alarm_access import metrics
+from alarm_access.access.data.bounded import BoundedPull
 from alarm_access.access.data.breaker import compile_rules, unbroken_items
 from alarm_access.access.data.catalog import GroupCatalog, group_epoch
 from alarm_access.access.data.jobs import Fence, FencedOut, PullJob
@@ -56,6 +58,8 @@ class PullRunner:
         self._ports = ports
         self._catalog = catalog
         self._clock = clock
+        # -H process delivers pulls over the batch threshold in batches; Celery workers split them instead
+        self._batched = BoundedPull(config.data) if inline and config.data.batch_threshold > 0 else None
 
     def run(self, job: PullJob) -> bool:
         """Run `job`; False only when the pull failed (skips are not failures)."""
@@ -135,6 +139,7 @@ class PullRunner:
             documents=self._catalog.documents if thresholds else {},
             snapshot_key=self._ports.snapshot_key,
             split=self._splitter,
+            batched=self._batched,
         )
         return pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,
                    topology=self._catalog.topology, settings=self._settings, extras=extras)

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from alarm_access import metrics
-from alarm_access.access.data.batch_split import split_points
+from alarm_access.access.data.batch_split import split_points, time_limit
 from alarm_access.access.data.catalog import group_epoch
 from alarm_access.access.data.jobs import BatchJob, Fence
 from alarm_access.access.data.ports import BatchStore
@@ -64,10 +64,9 @@ class BatchSplitter:
         if settings.batch_threshold <= 0 or len(points) <= settings.batch_threshold:
             return None
         metrics.PROCESS_OVERFLOW.inc(len(points))
-        times_limited = any(qc.data_type_label == "time_series" for qc in group.first_item.query_configs)
         plan = split_points(points, value_field=plan_records(group.first_item).value_field,
                             batch_size=settings.batch_size, checkpoint=checkpoint,
-                            max_time_points=settings.max_time_points if times_limited and not inline else 0)
+                            max_time_points=time_limit(group, settings.max_time_points, inline=inline))
         if len(plan.batches) < 2:
             return None
         self._store.start_round(fence, ttl=round_ttl(settings, group), checkpoint=plan.checkpoint or 0, now=now,

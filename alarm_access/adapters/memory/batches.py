@@ -184,9 +184,11 @@ class MemoryBatchSink(MemoryRecordSink):
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
         batch: BatchJob | None = None,
+        final: bool = True,
     ) -> None:
         if batch is None:
-            super().deliver(result, group, checkpoint=checkpoint, now=now, fence=fence, anomalies=anomalies)
+            super().deliver(result, group, checkpoint=checkpoint, now=now, fence=fence, anomalies=anomalies,
+                            final=final)
             return
         if self.store is None:
             raise NotImplementedError("no MemoryBatchStore attached: batch sub-tasks cannot be delivered")

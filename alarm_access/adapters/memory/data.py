@@ -82,7 +82,8 @@ class MemoryRecordSink:
     - with `fence`: `FencedOut` when the group's current token (set by `set_fence`, the stand-in for
       `PullGuards.lock`) is not `fence.token`, or a slot >= `fence.slot` was already delivered. A fenced
       delivery stores `max(stored, checkpoint)` and marks `fence.slot` done; an unfenced one stores the
-      checkpoint as given when > 0 (as `RedisSink` does);
+      checkpoint as given when > 0 (as `RedisSink` does); with `final=False` neither the checkpoint nor
+      the heartbeat nor the slot mark is written (one batch of a pull delivered in batches);
     - `NotImplementedError` for `anomalies` (inline thresholds) and `batch` (split pulls): not supported.
 
     `fail_reads`, while set, makes every read raise it (a store failure before the pipeline ran).
@@ -160,6 +161,7 @@ class MemoryRecordSink:
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
         batch: BatchJob | None = None,
+        final: bool = True,
     ) -> None:
         if anomalies is not None:
             raise NotImplementedError("MemoryRecordSink does not write inline-threshold anomalies")
@@ -173,6 +175,8 @@ class MemoryRecordSink:
             checkpoint = self._check_fence(fence, checkpoint)
         # From here on nothing can fail: the delivery is written entirely.
         self._write(result, group)
+        if not final:  # one batch of a pull delivered in batches: the final delivery writes the rest
+            return
         if checkpoint > 0:
             self.checkpoints[group.key] = checkpoint
         self.heartbeats[group.key] = now

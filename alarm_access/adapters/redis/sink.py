@@ -131,6 +131,7 @@ class RedisSink:
         fence: Fence | None = None,
         anomalies: AnomalyWrites | None = None,
         batch: BatchJob | None = None,
+        final: bool = True,
     ) -> None:
         """Write the whole outcome of one pull in one MULTI/EXEC transaction.
 
@@ -149,6 +150,8 @@ class RedisSink:
         and must still exist (else `FencedOut`: a twin delivered it, or it expired); the transaction consumes
         the payload and counts the batch done in its round (`RedisBatchStore`) instead of writing the
         checkpoint, heartbeat and slot mark, which the round's last batch writes once every batch is done.
+        With `final=False` (one batch of a pull this process delivers in batches) the checkpoint, heartbeat
+        and slot mark are not written either: the pull's final delivery writes them.
         """
         intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
         data_keys = {item: self.keys.data(*item) for item in result.data}
@@ -192,7 +195,7 @@ class RedisSink:
             self._queue_anomalies(pipe, anomalies)
         if batch is not None:
             self._count_batch(pipe, batch, sum(len(records) for records in result.data.values()))
-        else:
+        elif final:
             if checkpoint > 0:
                 pipe.set(self.keys.checkpoint(group.key), checkpoint, ex=CHECKPOINT_TTL)
             # Written only by a pull that succeeded: nodata tells "access is down" from "no data" by its age.

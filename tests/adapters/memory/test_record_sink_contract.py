@@ -177,3 +177,21 @@ def test_a_stale_fenced_delivery_writes_nothing(make: MakeHarness, token: int, s
     assert h.sink.read_checkpoint(g) == T0
     assert h.sink.read_seen(g, [T0 + 60]) == {T0 + 60: set()}
     assert h.pushed(1, 1) == ids(first, (1, 1))
+
+
+def test_a_non_final_delivery_writes_records_and_dedupe_but_not_the_checkpoint(make: MakeHarness) -> None:
+    h, g = make(), a_group()
+    h.hold_fence(g.key, 7)
+    fence = Fence(g.key, 7, slot=100)
+    first, second = a_result(g), a_result(g, T0 + 60)
+    h.sink.deliver(first, g, checkpoint=T0, now=NOW, fence=fence, final=False)
+    h.sink.deliver(second, g, checkpoint=T0 + 60, now=NOW, fence=fence, final=False)  # the slot is not marked done
+    assert h.pushed(1, 1) == ids(first, (1, 1)) + ids(second, (1, 1))
+    assert h.sink.read_seen(g, [T0]) == {T0: set(first.dedupe_additions[T0])}
+    assert h.sink.read_checkpoint(g) == 0 and h.sink.last_runs([g.key]) == {}
+    with pytest.raises(FencedOut):  # still fenced
+        h.sink.deliver(a_result(g, T0 + 120), g, checkpoint=0, now=NOW, fence=Fence(g.key, 6, slot=100), final=False)
+    h.sink.deliver(a_result(g, T0 + 120, seen={T0 + 120: set()}), g, checkpoint=T0 + 60, now=NOW, fence=fence)
+    assert h.sink.read_checkpoint(g) == T0 + 60 and h.sink.last_runs([g.key]) == {g.key: NOW}
+    with pytest.raises(FencedOut):  # the final delivery marked the slot done
+        h.sink.deliver(a_result(g, T0 + 180), g, checkpoint=0, now=NOW, fence=fence, final=False)

@@ -51,3 +51,11 @@ def test_unserializable_value_fails_like_json_dumps() -> None:
         json.dumps(to_wire(record(object())))
     with pytest.raises(TypeError):
         WireEncoder().encode(record(object()))
+
+
+def test_values_with_other_keys_and_nested_items_encode_like_json_dumps() -> None:
+    encoder = WireEncoder()
+    odd = record(1.5, values={1: 1.5, "nested": {"a": [1, None]}, "flag": True, "time": 1569246480})
+    shared_fields = record(1.5, dimension_fields=("bk_target_ip", "bk_host_id"))
+    for rec in (odd, record(1.5), shared_fields, record(1.5, access_time=1.0)):
+        assert encoder.encode(rec) == json.dumps(to_wire(rec)).encode()
