@@ -107,8 +107,10 @@ class KafkaStream:
         metrics.STREAM_REBALANCES.labels(self._access_type, "assigned").inc()
         logger.info("kafka consumer assigned partitions", extra=ctx(
             added=",".join(f"{p.topic}/{p.partition}" for p in partitions) or "-", total=len(self._assigned)))
-        if self._paused and partitions:
-            self._consumer.pause(partitions)
+        if partitions:
+            # librdkafka keeps a partition's pause across a loss and a new assignment: one paused while the
+            # stream held a batch, lost, and assigned again after `resume` would never be fetched again
+            (self._consumer.pause if self._paused else self._consumer.resume)(partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
         revoked = {(p.topic, p.partition) for p in partitions}
