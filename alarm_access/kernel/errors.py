@@ -1,7 +1,8 @@
 """The error vocabulary (ARCHITECTURE.md principle 5), classified at one boundary per access type.
 
 - `SourceUnavailable`: a data source (TSDB, Kafka, Redis) failed or timed out. Retryable; checkpoints do
-  not advance; counted as a failure, never as "no data".
+  not advance; counted as a failure, never as "no data". `StoreUnavailable`: the same for Redis (queues,
+  locks, checkpoints) timing out or unreachable — every pull needs it, so a cycle stops trying after one.
 - `InvalidRecord`: one input is malformed. Drop it, count it by reason, go on.
 - `Backpressure`: a sink is full. Slow down; nothing was written for the batch that raised it.
 - `ConfigError`: the configuration or a command-line value is wrong. Fail fast at start.
@@ -17,6 +18,10 @@ class AccessError(Exception):
 
 class SourceUnavailable(AccessError):
     """A source or sink could not be reached or answered with an error (retryable)."""
+
+
+class StoreUnavailable(SourceUnavailable):
+    """Redis timed out or could not be reached (a command's error reply is a plain `SourceUnavailable`)."""
 
 
 class InvalidRecord(AccessError):

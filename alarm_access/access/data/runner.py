@@ -18,11 +18,16 @@
    batch threshold, a large pull is queried in slices and delivered in batches (`access.data.bounded`).
 A refusal at 1-5 is a skip (counted by reason, logged with the group), not a failure. Failures are
 classified here, once: `AccessError` is one line, anything else a bug with its traceback.
+
+Redis timed out or unreachable (`StoreUnavailable`): every step of every pull needs it, so the clean-up
+calls of that job are left to their TTLs (group lock, source slot lease; the pull is not charged), and
+inline the cycle's remaining jobs (same `now`) fail at once, counted one by one and logged once.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 
@@ -35,7 +40,7 @@ from alarm_access.access.data.ports import DataPorts
 from alarm_access.access.data.pull import PullExtras, PullReport, pull_group
 from alarm_access.access.data.split import BatchSplitter
 from alarm_access.kernel.config import AccessConfig
-from alarm_access.kernel.errors import AccessError
+from alarm_access.kernel.errors import AccessError, StoreUnavailable
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.logs import ctx
 from alarm_access.records.threshold import group_thresholds
@@ -60,6 +65,9 @@ class PullRunner:
         self._clock = clock
         # -H process delivers pulls over the batch threshold in batches; Celery workers split them instead
         self._batched = BoundedPull(config.data) if inline and config.data.batch_threshold > 0 else None
+        #: inline: the `now` of the cycle in which Redis timed out, else None (a cycle's jobs share its tick,
+        #: and the next cycle runs at a later one: `DataAccess.cycle` pops every slot due by its tick)
+        self._store_down: int | None = None
 
     def run(self, job: PullJob) -> bool:
         """Run `job`; False only when the pull failed (skips are not failures)."""
@@ -69,6 +77,9 @@ class PullRunner:
             return self._skip(job, "unknown_group" if known is None else "stale_epoch")
         if not self._inline and self._clock() > job.slot + 2 * job.interval:  # inline jobs are never queued
             return self._skip(job, "stale_slot", group)
+        if self._store_down == job.now:  # the error was logged once, with the group that met it
+            metrics.DATA_PROCESS_COUNT.labels("failed", StoreUnavailable.__name__).inc()
+            return False
         started = time.perf_counter()
         try:
             return self._guarded(job, group)
@@ -79,6 +90,10 @@ class PullRunner:
             logger.error("group pull failed: %s", exc, exc_info=not expected,
                          extra=ctx(sgk=group.key, strategy_ids=_ids(group), slot=job.slot, error=type(exc).__name__))
             metrics.DATA_PROCESS_COUNT.labels("failed", type(exc).__name__).inc()
+            if self._inline and isinstance(exc, StoreUnavailable):
+                self._store_down = job.now
+                logger.error("Redis is down: the cycle's remaining groups fail without a pull",
+                             extra=ctx(slot=job.slot))
             return False
         finally:
             metrics.DATA_PROCESS_TIME.observe(time.perf_counter() - started)
@@ -119,11 +134,12 @@ class PullRunner:
             try:
                 handed_off = self._pull(job, group, fence).batches > 0
             finally:
-                if holder:
-                    guards.give_source_slot(group.source, holder)
-                guards.spend_tokens(group.key, budget, time.perf_counter() - started)
+                if not _store_failed():
+                    if holder:
+                        guards.give_source_slot(group.source, holder)
+                    guards.spend_tokens(group.key, budget, time.perf_counter() - started)
         finally:
-            if not handed_off:
+            if not handed_off and not _store_failed():
                 guards.unlock(fence)
         if not handed_off:  # a split pull is counted when its round is finalised
             metrics.DATA_PROCESS_COUNT.labels("success", "").inc()
@@ -150,6 +166,11 @@ class PullRunner:
                                                              strategy_ids=_ids(group) if group else "-",
                                                              detail=detail or "-"))
         return True
+
+
+def _store_failed() -> bool:
+    """In a `finally`: unwinding because Redis timed out — each clean-up call would wait out the same bound."""
+    return isinstance(sys.exc_info()[1], StoreUnavailable)
 
 
 def _ids(group: StrategyGroup) -> str:
