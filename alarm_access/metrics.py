@@ -175,6 +175,16 @@ BATCH_SUBTASKS = Counter(
     "bad_payload).",
     ["status"], registry=REGISTRY,
 )
+INVALID_GROUPS = Counter(
+    "alarm_access_data_invalid_groups", "Strategy group definitions left out because their queries cannot be "
+    "run exactly (an unsupported function, an invalid expression); counted once per definition.",
+    registry=REGISTRY,
+)
+PARTIAL_ANSWERS = Counter(
+    "alarm_access_data_partial_answers", "Partial TSDB answers, by outcome (marked: records marked is_partial; "
+    "failed: the pull of a double-check strategy failed, spec §3.13).",
+    ["outcome"], registry=REGISTRY,
+)
 PROCESS_OVERFLOW = Counter(
     "alarm_access_data_overflow_points", "Points of pulls larger than the batch threshold (split into batches).",
     registry=REGISTRY,

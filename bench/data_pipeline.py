@@ -36,6 +36,7 @@ from typing import Any
 import redis
 
 from alarm_access.access.data.bounded import BoundedPull
+from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.access.data.pull import NO_EXTRAS
 from alarm_access.access.data.schedule import QueryWindow
 from alarm_access.adapters.redis.client import connect
@@ -127,9 +128,9 @@ class _BucketSource:
     def __init__(self, documents: list[bytes]) -> None:
         self.documents, self.queries, self.decode_s = documents, 0, 0.0
 
-    def query(self, qc: QueryConfig, start: int, end: int) -> list[dict[str, Any]]:
+    def query(self, qc: QueryConfig, start: int, end: int) -> SeriesPoints:
         self.queries += 1
-        started, points = time.perf_counter(), []
+        started, points = time.perf_counter(), SeriesPoints()
         for bucket, document in enumerate(self.documents):
             if start <= T0 + bucket * INTERVAL < end:
                 points.extend(json.loads(document))

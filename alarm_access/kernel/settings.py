@@ -57,6 +57,9 @@ class DataSettings:
     source_urls: tuple[str, ...] = ()
     #: --hash-ring 1: a business with more strategy groups than this is shared group by group (0: never)
     ring_split_groups: int = 500
+    #: strategies whose group's pull fails on a partial TSDB answer instead of delivering it marked
+    #: `is_partial` (DOUBLE_CHECK_SUM_STRATEGY_IDS, spec §3.13)
+    double_check_strategy_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""

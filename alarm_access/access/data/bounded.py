@@ -129,9 +129,11 @@ class BoundedPull:
         step, threshold = slice_step(group), self._threshold
         limit = time_limit(group, settings.max_time_points, inline=extras.thresholds is not None)
 
+        partial = False  # some slice so far was a partial answer: what is delivered from here on is marked
+
         def deliver(points: Sequence[Point], batches: _Batches) -> None:
             self._deliver(group, points, batches, now, checkpoint=checkpoint, window=window, sink=sink,
-                          topology=topology, settings=settings, extras=extras)
+                          topology=topology, settings=settings, extras=extras, is_partial=partial)
 
         remembered = self._density.get(group.key)
         peak = 0.0  # the densest slice of this pull, in points per step
@@ -143,7 +145,8 @@ class BoundedPull:
             density = peak or remembered
             expected = len(pending) + (density or 0.0) * _steps(cursor, window.end, step)
             if batches is None and expected > threshold:
-                batches = _Batches(limit, pipeline.series_cache(group, topology))  # the pull is (expected to be) large: from here on, batch by batch
+                # the pull is (expected to be) large: from here on, batch by batch
+                batches = _Batches(limit, pipeline.series_cache(group, topology))
                 if pending:
                     deliver(pending, batches)
                     pending = []
@@ -152,6 +155,7 @@ class BoundedPull:
             boundary = next_boundary(cursor, window.end, step, density, room=room, batch_size=self._batch_size,
                                      probe=probe)
             points = fetch(cursor, boundary)
+            partial = partial or points.is_partial
             peak = self._density[group.key] = max(peak, _density(points, step))
             probe = min(probe * 2, PROBE_MAX_STEPS)
             cursor = boundary
@@ -164,13 +168,13 @@ class BoundedPull:
             deliver(pending, batches)
         if batches is None:
             return deliver_points(group, pending, now, checkpoint=checkpoint, window=window, sink=sink,
-                                  topology=topology, settings=settings, extras=extras)
+                                  topology=topology, settings=settings, extras=extras, is_partial=partial)
         return self._finish(group, batches, now, checkpoint=checkpoint, window=window, sink=sink,
                             topology=topology, extras=extras)
 
     def _deliver(self, group: StrategyGroup, points: Sequence[Point], batches: _Batches, now: int, *, checkpoint: int,
                  window: QueryWindow, sink: RecordSink, topology: TopologyIndex, settings: DataSettings,
-                 extras: PullExtras) -> None:
+                 extras: PullExtras, is_partial: bool) -> None:
         """Cut `points` (whole buckets, later than any delivered before) into batches and deliver each."""
         metrics.PROCESS_OVERFLOW.inc(len(points))
         limit = max(batches.limit_left, 0)
@@ -190,7 +194,7 @@ class BoundedPull:
         for batch in plan.batches:
             batches.add(deliver_points(group, batch, now, checkpoint=checkpoint, window=window, sink=sink,
                                        topology=topology, settings=settings, extras=extras, final=False,
-                                       cache=batches.cache))
+                                       cache=batches.cache, is_partial=is_partial))
 
     def _finish(self, group: StrategyGroup, batches: _Batches, now: int, *, checkpoint: int, window: QueryWindow,
                 sink: RecordSink, topology: TopologyIndex, extras: PullExtras) -> PullReport:

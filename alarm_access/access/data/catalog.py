@@ -13,10 +13,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from alarm_access import metrics
 from alarm_access.access.data.grouping import build_groups
 from alarm_access.access.data.ports import DataPorts
-from alarm_access.kernel.errors import SourceUnavailable
+from alarm_access.access.data.query import item_plan
+from alarm_access.kernel.errors import InvalidStrategy, SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup, Topology
+from alarm_access.logs import ctx
 from alarm_access.records.enrich import TopologyIndex, index_topology
 
 logger = logging.getLogger("alarm_access.access.data")
@@ -40,10 +43,11 @@ class GroupCatalog:
         self.topology: TopologyIndex = index_topology(Topology())
         #: strategy id → the strategy's cached JSON (the strategy snapshot written with inline anomalies)
         self.documents: Mapping[int, str] = {}
+        self._reported: set[tuple[str, int]] = set()
 
     def refresh(self) -> None:
         strategies = self._ports.strategies.load_strategies()
-        groups = {group.key: group for group in build_groups(strategies)}
+        groups = {group.key: group for group in build_groups(strategies) if self._runnable(group)}
         topology = index_topology(Topology())
         documents: dict[int, str] = {}
         if self._with_topology:
@@ -51,6 +55,21 @@ class GroupCatalog:
             documents = {int(doc["id"]): json.dumps(doc) for doc in self._ports.strategy_documents() if "id" in doc}
         self.groups, self.topology, self.documents = groups, topology, documents
         self._loaded_at = self._clock()
+
+    def _runnable(self, group: StrategyGroup) -> bool:
+        """Whether `group`'s queries can be run exactly (`access.data.query.item_plan`); a group that cannot is
+        left out and its strategies named, once per definition (its items share their queries: all or none)."""
+        try:
+            item_plan(group.first_item, f"strategies {','.join(map(str, group.strategy_ids))}")
+        except InvalidStrategy as error:
+            reported = (group.key, group_epoch(group))
+            if reported not in self._reported:
+                self._reported.add(reported)
+                metrics.INVALID_GROUPS.inc()
+                logger.warning("skipping a strategy group whose queries cannot be run", extra=ctx(
+                    sgk=group.key, strategy_ids=",".join(map(str, group.strategy_ids)), error=str(error)))
+            return False
+        return True
 
     def group_for(self, key: str, epoch: int | None = None) -> StrategyGroup | None:
         """The group `key` (at `epoch` when given), reloading when stale or unknown; None if it does not exist."""

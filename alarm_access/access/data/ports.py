@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from alarm_access.records.result import PullResult
 
 
+class SeriesPoints(list[dict[str, Any]]):
+    """The points of one query, marked `is_partial` when the source answered with part of the data only
+    (VictoriaMetrics `isPartial`: some storage node did not answer)."""
+
+    __slots__ = ("is_partial",)
+
+    def __init__(self, points: Iterable[dict[str, Any]] = (), *, is_partial: bool = False) -> None:
+        super().__init__(points)
+        self.is_partial = is_partial
+
+
 class TimeSeriesSource(Protocol):
     """Pulls aggregated time series for one query config (spec data-access §1.6, §2.4).
 
@@ -32,7 +43,8 @@ class TimeSeriesSource(Protocol):
         buckets starting in `[floor(start), floor(end))` (`promql.bucket_bounds`). Each point is
         ``{<dim>: value, ..., "_time_": T, "_result_": value, <qc.alias or qc.metric_field>: value}`` with one
         key per `qc.agg_dimension` (None when the series lacks the label); a value that is NaN or infinite
-        is None. Only buckets that hold samples produce points.
+        is None. Only buckets that hold samples produce points. A partial answer is returned as
+        `SeriesPoints(..., is_partial=True)` (what a pull does with it: spec §3.13, `pull.pull_group`).
 
         Raises `SourceUnavailable` on any transport error, timeout, HTTP/database error or malformed answer:
         a failure NEVER returns `[]`; `[]` means "no data". Raises `InvalidStrategy` when the query config

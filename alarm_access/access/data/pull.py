@@ -20,7 +20,6 @@ in batches of whole buckets, each atomic with its dedupe state, the checkpoint w
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,8 +28,10 @@ from typing import Any, Protocol
 
 from alarm_access import metrics
 from alarm_access.access.data.jobs import BatchJob, Fence
-from alarm_access.access.data.ports import RecordSink, TimeSeriesSource
+from alarm_access.access.data.ports import RecordSink, SeriesPoints, TimeSeriesSource
+from alarm_access.access.data.query import ItemPlan, item_plan, query_item
 from alarm_access.access.data.schedule import QueryWindow, query_window
+from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.kernel.settings import DataSettings
@@ -60,8 +61,8 @@ class PullReport:
     batches: int = 0
 
 
-#: the points of the buckets starting in `[start, end)`, as `TimeSeriesSource.query` returns them
-Fetch = Callable[[int, int], list[dict[str, Any]]]
+#: the points of the buckets starting in `[start, end)`, as `access.data.query.query_item` returns them
+Fetch = Callable[[int, int], SeriesPoints]
 
 
 class BatchedPull(Protocol):
@@ -133,31 +134,54 @@ def pull_group(
     window = window_for(group, checkpoint, now, settings)
     if window is None:
         return PullReport(group.key, None, checkpoint=checkpoint)
-    fetch = functools.partial(_query, group, source)
+    plan = item_plan(group.first_item, f"strategy group {group.key}", now=now)
+    fetch = _fetcher(group, plan, source, settings)
     if extras.batched is not None:
         return extras.batched(group, fetch, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
                               settings=settings, extras=extras)
     points = fetch(window.start, window.end)
-    if extras.split is not None and extras.fence is not None:
+    # A partial answer is delivered here, whatever its size: batch sub-tasks would not carry `is_partial`.
+    if extras.split is not None and extras.fence is not None and not points.is_partial:
         report = extras.split(group, points, window=window, checkpoint=checkpoint, now=now, fence=extras.fence,
                               inline=extras.thresholds is not None)
         if report is not None:
             return report
     return deliver_points(group, points, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
-                          settings=settings, extras=extras)
+                          settings=settings, extras=extras, is_partial=points.is_partial)
 
 
-def _query(group: StrategyGroup, source: TimeSeriesSource, start: int, end: int) -> list[dict[str, Any]]:
-    """The group's points of `[start, end)`, timed and counted per source (`Fetch`)."""
-    qc = group.query_config
-    started = time.perf_counter()
-    try:
-        return source.query(qc, start, end)
-    except Exception:
-        metrics.SOURCE_ERRORS.labels(*qc.source).inc()
-        raise
-    finally:
-        metrics.SOURCE_QUERY_TIME.labels(*qc.source).observe(time.perf_counter() - started)
+def _fetcher(group: StrategyGroup, plan: ItemPlan, source: TimeSeriesSource, settings: DataSettings) -> Fetch:
+    """The `Fetch` of one pull of `group`: its points of `[start, end)` (`access.data.query`), timed and
+    counted per source.
+
+    A partial answer (spec §3.13) is counted and logged with a sample point; for a group holding a strategy of
+    `double_check_strategy_ids` it raises `SourceUnavailable`: nothing of the pull is delivered, and neither
+    the checkpoint nor the heartbeat moves, so nodata reads "access is down", not "no data" (the original
+    delivered an empty pull instead).
+    """
+    labels = group.query_config.source
+    double_check = sorted(set(group.strategy_ids) & set(settings.double_check_strategy_ids))
+
+    def fetch(start: int, end: int) -> SeriesPoints:
+        started = time.perf_counter()
+        try:
+            points = query_item(plan, source, start, end)
+        except Exception:
+            metrics.SOURCE_ERRORS.labels(*labels).inc()
+            raise
+        finally:
+            metrics.SOURCE_QUERY_TIME.labels(*labels).observe(time.perf_counter() - started)
+        if points.is_partial:
+            metrics.PARTIAL_ANSWERS.labels("failed" if double_check else "marked").inc()
+            logger.warning("partial answer from the source", extra=ctx(
+                sgk=group.key, window=f"{start}-{end}", points=len(points), sample=points[0] if points else "-",
+                double_check=",".join(map(str, double_check)) or "-"))
+            if double_check:
+                raise SourceUnavailable(f"partial answer for double-check strategies {double_check}: "
+                                        "nothing delivered")
+        return points
+
+    return fetch
 
 
 def deliver_points(
@@ -174,6 +198,7 @@ def deliver_points(
     batch: BatchJob | None = None,
     final: bool = True,
     cache: pipeline.SeriesCache | None = None,
+    is_partial: bool = False,
 ) -> PullReport:
     """Run the pipeline on `points` and deliver the result in one transaction (raises as `pull_group`).
 
@@ -181,7 +206,7 @@ def deliver_points(
     and the delivery counts the batch done in its round instead of moving the checkpoint. With
     `final=False` they are one batch of a pull delivered in batches by this process (`access.data.bounded`,
     which applied the limit): the checkpoint, heartbeat and slot mark are left to the pull's last delivery, and
-    `cache` carries the series work of the pull's earlier batches."""
+    `cache` carries the series work of the pull's earlier batches. `is_partial` marks the records (§3.13)."""
     seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
     priorities = sink.read_priority(priority_group_keys(group))
     result = pipeline.run(
@@ -196,6 +221,7 @@ def deliver_points(
             disabled_host_states=frozenset(settings.disabled_host_states),
         ),
         access_time=time.time(),
+        is_partial=is_partial,
         cache=cache,
     )
     new_checkpoint = max(checkpoint, result.checkpoint or 0)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut
+from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.adapters.tsdb.promql import bucket_bounds
 from alarm_access.kernel.errors import Backpressure, InvalidStrategy, SourceUnavailable
 from alarm_access.kernel.model import QueryConfig, Record, StrategyGroup
@@ -30,13 +31,15 @@ class MemorySource:
     lies in `promql.bucket_bounds(start, end, qc.agg_interval)`, ordered by `_time_` (stable otherwise).
     The points are taken as given: they should already be in the port's point format.
 
-    While `fail_with` is set every query raises: a `SourceUnavailable` or `InvalidStrategy` as is, any
+    While `partial` is set every answer is marked partial (`SeriesPoints.is_partial`). While `fail_with`
+    is set every query raises: a `SourceUnavailable` or `InvalidStrategy` as is, any
     other exception wrapped in `SourceUnavailable` (the port's "a failure never returns []"). `queries`
     counts every call to `query` (failed ones included), `calls` lists their arguments. `close` is
     idempotent; querying a closed source is a bug of the caller and raises `RuntimeError`.
     """
 
-    def __init__(self, points: CannedPoints = (), *, fail_with: Exception | None = None) -> None:
+    def __init__(self, points: CannedPoints = (), *, fail_with: Exception | None = None,
+                 partial: bool = False) -> None:
         self._points: Callable[[QueryConfig], Iterable[Mapping[str, Any]]]
         if callable(points):
             self._points = points
@@ -44,6 +47,7 @@ class MemorySource:
             canned = [dict(p) for p in points]
             self._points = lambda _qc: canned
         self.fail_with = fail_with
+        self.partial = partial
         self.queries = 0
         self.calls: list[tuple[QueryConfig, int, int]] = []
         self.closed = False
@@ -59,7 +63,7 @@ class MemorySource:
             raise SourceUnavailable(f"memory source failed: {self.fail_with!r}") from self.fail_with
         first, stop = bucket_bounds(start, end, qc.agg_interval)
         selected = [dict(p) for p in self._points(qc) if first <= p["_time_"] < stop]
-        return sorted(selected, key=lambda p: int(p["_time_"]))
+        return SeriesPoints(sorted(selected, key=lambda p: int(p["_time_"])), is_partial=self.partial)
 
     def close(self) -> None:
         self.closed = True

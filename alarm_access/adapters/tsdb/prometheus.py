@@ -9,7 +9,8 @@ Failure policy: connect errors, dropped keep-alive connections and 5xx answers a
 with exponential backoff; 4xx answers and read timeouts are not (a hung server would only multiply the wait),
 so one call is bounded by about `(retries + 1) * (connect_timeout + read_timeout)`. Every failure, and any
 answer that is not a well-formed successful matrix, raises `SourceUnavailable`. A partial answer
-(VictoriaMetrics `isPartial`) raises too: its missing series would otherwise read as "no data".
+(VictoriaMetrics `isPartial`) is returned as `SeriesPoints(..., is_partial=True)`: the pull marks its records or,
+for a double-check strategy, fails (spec §3.13).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.adapters.tsdb.promql import bucket_bounds, build_query, raw_point
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import QueryConfig
@@ -64,9 +66,9 @@ class PrometheusSource:
         if stop <= first:
             return []
         form = {"query": build_query(qc), "start": str(first + interval), "end": str(stop), "step": str(interval)}
-        series = _matrix(self._post("/api/v1/query_range", form))
-        points: list[dict[str, Any]] = []
-        for labels, values in series:
+        answer = self._post("/api/v1/query_range", form)
+        points = SeriesPoints(is_partial=isinstance(answer, dict) and bool(answer.get("isPartial")))
+        for labels, values in _matrix(answer):
             for evaluated_at, value in values:
                 points.append(raw_point(qc, labels, round(evaluated_at) - interval, value))
         points.sort(key=lambda point: point["_time_"])
@@ -112,8 +114,6 @@ def _matrix(answer: Any) -> list[Series]:
     try:
         if answer["status"] != "success":
             raise SourceUnavailable(f"prometheus answered {answer.get('errorType')}: {answer.get('error')}")
-        if answer.get("isPartial"):
-            raise SourceUnavailable("prometheus answered a partial result")
         data = answer["data"]
         if data["resultType"] != "matrix":
             raise SourceUnavailable(f"prometheus answered a {data['resultType']!r}, expected a matrix")

@@ -5,7 +5,9 @@ config selects the same series and buckets whatever the backend:
 
 * Metric name: ``qc.extra["prometheus_metric"]`` when set, otherwise ``result_table_id`` with every "."
   replaced by "_", then "_", then ``metric_field`` (``system.cpu_load`` + ``load5`` ->
-  ``system_cpu_load_load5``); with no ``result_table_id`` the name is ``metric_field`` alone.
+  ``system_cpu_load_load5``); with no ``result_table_id`` the name is ``metric_field`` alone, with no
+  ``metric_field`` (a count of the table's documents, spec §1.6) the table's name alone (``app.log`` ->
+  ``app_log``).
 * Value key of a raw point: ``qc.alias or qc.metric_field`` (``"alias"`` when both are empty, as the
   original names a field-less count).
 * Buckets: ``[T, T + I)`` with ``T`` a multiple of ``I = qc.agg_interval`` in UTC epoch seconds; a point's
@@ -51,8 +53,11 @@ def metric_name(qc: QueryConfig) -> str:
     explicit = qc.extra.get("prometheus_metric")
     if explicit:
         return str(explicit)
+    if not qc.metric_field and not qc.result_table_id:
+        raise InvalidStrategy(_entry(qc), "metric_field",
+                              "and result_table_id are empty and no prometheus_metric/promql is set")
     if not qc.metric_field:
-        raise InvalidStrategy(_entry(qc), "metric_field", "is empty and no prometheus_metric/promql is set")
+        return qc.result_table_id.replace(".", "_")
     if not qc.result_table_id:
         return qc.metric_field
     return f"{qc.result_table_id.replace('.', '_')}_{qc.metric_field}"

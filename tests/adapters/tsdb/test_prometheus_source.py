@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import AggCondition
@@ -145,13 +146,21 @@ def test_client_errors_are_not_retried() -> None:
     assert len(seen) == 1
 
 
+def test_a_partial_answer_is_returned_marked_partial() -> None:
+    answer = _matrix(({"bk_target_ip": "1"}, [[T0 + 60, "1.5"]]), isPartial=True)
+    points = _canned((200, answer), seen=[]).query(qc(dims=("bk_target_ip",)), T0, END)
+    assert isinstance(points, SeriesPoints) and points.is_partial
+    assert [p["_result_"] for p in points] == [1.5]
+    whole = _canned((200, _matrix(({"bk_target_ip": "1"}, [[T0 + 60, "1.5"]]))), seen=[]).query(qc(), T0, END)
+    assert isinstance(whole, SeriesPoints) and not whole.is_partial
+
+
 @pytest.mark.parametrize(
     ("body", "match"),
     [
         ("<html>proxy error</html>", "not JSON"),
         ({"status": "error", "errorType": "timeout", "error": "query timed out"}, "query timed out"),
         ({"status": "success", "data": {"resultType": "vector", "result": []}}, "expected a matrix"),
-        (_matrix(isPartial=True), "partial"),
         ({"status": "success"}, "malformed"),
         (_matrix(({"a": "1"}, [[T0, 1.0]])), "malformed"),
         (_matrix(({"a": "1"}, [[T0, "one"]])), "malformed"),

@@ -32,8 +32,9 @@ def test_metric_name_joins_table_and_field_with_underscores() -> None:
     )
     assert metric_name(_qc(result_table_id="")) == "load5"
     assert metric_name(_qc(extra={"prometheus_metric": "node_load5"})) == "node_load5"
+    assert metric_name(_qc(metric_field="")) == "system_cpu_load"  # a count of the table's documents
     with pytest.raises(InvalidStrategy, match="metric_field"):
-        metric_name(_qc(metric_field=""))
+        metric_name(_qc(metric_field="", result_table_id=""))
 
 
 def test_value_key_prefers_alias() -> None:

@@ -12,13 +12,19 @@ from pathlib import Path
 import pytest
 
 from alarm_access.access.data.ports import TimeSeriesSource
+from alarm_access.access.data.query import item_plan, query_item
 from alarm_access.adapters.tsdb.prometheus import PrometheusSource
 from alarm_access.adapters.tsdb.sql import SqlSource
-from alarm_access.kernel.model import AggCondition
+from alarm_access.kernel.hashing import count_md5
+from alarm_access.kernel.model import AggCondition, Item
+from alarm_access.records.standardize import plan_records, standardize
 from tests.services.victoria import VictoriaMetrics, start_victoria
 from tests.timeseries_samples import (
+    BUCKETS,
     END,
     INTERVAL,
+    IPS,
+    SERIES_OF_IP,
     T0,
     combined,
     expected_by_ip,
@@ -123,3 +129,24 @@ def test_agg_condition_selects_series(
                  "_result_": combined("SUM", series, 5), "load5": combined("SUM", series, 5)}
                 for ip, series in series_by_ip.items()]
     assert ordered(points) == ordered(expected)
+
+
+def expression_item(expression: str) -> Item:
+    return Item(id=1, name="expression", expression=expression,
+                query_configs=(qc("AVG", alias="a"), qc("MAX", alias="b")))
+
+
+def test_an_expression_over_two_query_configs_gives_the_same_values_and_ids(source: TimeSeriesSource) -> None:
+    points = query_item(item_plan(expression_item("a * 2 + b"), "s"), source, T0, END)
+    expected = {(ip, T0 + INTERVAL * k): combined("AVG", SERIES_OF_IP[ip], k) * 2 + combined("MAX", SERIES_OF_IP[ip], k)
+                for ip in IPS for k in range(BUCKETS)}
+    assert {(p["bk_target_ip"], p["_time_"]): round(p["_result_"], 9) for p in points} == {
+        key: round(value, 9) for key, value in expected.items()}
+    plan = plan_records(expression_item("a * 2 + b"))
+    ids = {standardize(plan, p, p["_time_"], access_time=0).record_id for p in points}
+    assert ids == {f"{count_md5({'bk_target_ip': ip, 'bk_target_cloud_id': '0'})}.{t}" for ip, t in expected}
+
+
+def test_a_zero_divisor_makes_the_bucket_none(source: TimeSeriesSource) -> None:
+    points = query_item(item_plan(expression_item("a / (b - b)"), "s"), source, T0, END)
+    assert len(points) == len(IPS) * BUCKETS and all(p["_result_"] is None for p in points)
