@@ -44,6 +44,7 @@ from alarm_access.adapters.redis.alert_state import RedisAlertStates
 from alarm_access.adapters.redis.client import EmbeddedRedis, connect
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.adapters.redis.keys import RedisKeys
+from alarm_access.adapters.redis.list_stream import RedisListStream
 from alarm_access.adapters.redis.locks import RedisGuards
 from alarm_access.adapters.redis.membership import RedisMembership
 from alarm_access.adapters.redis.sink import RedisSink
@@ -290,6 +291,15 @@ class AdapterPorts:
 
     def alert_states(self) -> RedisAlertStates:
         return RedisAlertStates(self.redis, self._config.key_prefix, self._config.alert.state_ttl)
+
+    def alert_streams(self, kafka_topics: Collection[str], redis_lists: Collection[str]) -> list[MessageStream]:
+        streams: list[MessageStream] = []
+        if kafka_topics:
+            streams.append(self._consumer("alert", self._config.alert, self._config.kafka_bootstrap,
+                                          dict.fromkeys(kafka_topics, 0)))
+        if redis_lists:
+            streams.append(RedisListStream(self.redis, list(redis_lists)))
+        return streams
 
     def ring_member(self) -> RingMember:
         """This process in its ring; member id `host/pid/random` (unique per start)."""

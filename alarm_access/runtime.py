@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
@@ -166,6 +166,53 @@ class LoopService:
             logger.info("max uptime reached", extra=ctx(service=self.name, cycles=cycles))
             return True
         return False
+
+
+class ServiceGroup:
+    """Several services run as one (the `alert` receiver and its stream consumer): started together; when one
+    finishes, on a stop or on its own, the others are stopped too; `close` runs once, after all finished (the
+    ports they share). Ready while every member is; the exit code is the worst member's."""
+
+    def __init__(self, name: str, services: Sequence[Service], close: Callable[[], None]) -> None:
+        self.name = name
+        self._services = tuple(services)
+        self._close = close
+        self._closed = False
+
+    def start(self) -> None:
+        for service in self._services:
+            service.start()
+
+    def stop(self) -> None:
+        for service in self._services:
+            service.stop()
+
+    def join(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not any(service.join(0) for service in self._services):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            time.sleep(0.05 if left is None else min(0.05, left))
+        self.stop()  # one finished: the group does not run half of itself
+        for service in self._services:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not service.join(left):
+                return False
+        if not self._closed:
+            self._closed = True
+            self._close()
+        return True
+
+    @property
+    def exit_code(self) -> int:
+        return max(service.exit_code for service in self._services)
+
+    def is_ready(self) -> bool:
+        return all(service.is_ready() for service in self._services)
+
+    def is_alive(self) -> bool:
+        return all(service.is_alive() for service in self._services)
 
 
 class Supervisor:

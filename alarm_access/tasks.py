@@ -4,6 +4,7 @@
     celery -A alarm_access worker -Q celery_service_access_event --pool=prefork   # event batches
     celery -A alarm_access worker -Q celery_service_access_real_time_data          # real-time point batches
     celery -A alarm_access worker -Q celery_service_access_incident                # incident sync messages
+    celery -A alarm_access worker -Q celery_service_access_alert                   # raw alert payload batches
 
 Like `manage.py`, this module is an entry point: it sets Django up, builds the frozen `AccessConfig` from
 the settings once, and composes the ports. Each worker process builds its `DataWorker` lazily (after the
@@ -43,6 +44,7 @@ from celery.signals import worker_init, worker_process_shutdown, worker_ready  #
 from prometheus_client import start_http_server  # noqa: E402
 
 from alarm_access import metrics  # noqa: E402
+from alarm_access.access.alert.service import alert_stream_handler  # noqa: E402
 from alarm_access.access.data.batch import BatchRunner  # noqa: E402
 from alarm_access.access.data.catalog import GroupCatalog  # noqa: E402
 from alarm_access.access.data.jobs import BatchJob, PullJob  # noqa: E402
@@ -55,7 +57,12 @@ from alarm_access.access.real_time_data.handle import RealTimeHandler  # noqa: E
 from alarm_access.adapters.celery.app import RUN_BATCH_TASK, RUN_DATA_TASK, make_celery_app  # noqa: E402
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher  # noqa: E402
 from alarm_access.adapters.celery.retry import retry_or_requeue  # noqa: E402
-from alarm_access.adapters.celery.streams import RUN_EVENT_TASK, RUN_INCIDENT_TASK, RUN_REAL_TIME_TASK  # noqa: E402
+from alarm_access.adapters.celery.streams import (  # noqa: E402
+    RUN_ALERT_TASK,
+    RUN_EVENT_TASK,
+    RUN_INCIDENT_TASK,
+    RUN_REAL_TIME_TASK,
+)
 from alarm_access.adapters.redis.batches import RedisBatchStore  # noqa: E402
 from alarm_access.bootstrap import AdapterPorts  # noqa: E402
 from alarm_access.health import metrics_addr  # noqa: E402
@@ -63,6 +70,7 @@ from alarm_access.kernel.config import AccessConfig  # noqa: E402
 from alarm_access.kernel.errors import AccessError, ConfigError, InvalidRecord  # noqa: E402
 from alarm_access.logs import ctx  # noqa: E402
 from alarm_access.stream_tasks import StreamTaskRunner  # noqa: E402
+from alarm_access.streaming import Delivery  # noqa: E402
 
 logger = logging.getLogger("alarm_access.tasks")
 
@@ -130,7 +138,11 @@ _stream_runners: dict[str, tuple[AdapterPorts, StreamTaskRunner]] = {}
 def stream_runner(access_type: str) -> StreamTaskRunner:
     if access_type not in _stream_runners:
         ports = AdapterPorts(CONFIG)
-        handler = EventHandler(CONFIG, ports) if access_type == "event" else RealTimeHandler(CONFIG, ports)
+        handler: Delivery
+        if access_type == "alert":
+            handler = alert_stream_handler(CONFIG, ports)
+        else:
+            handler = EventHandler(CONFIG, ports) if access_type == "event" else RealTimeHandler(CONFIG, ports)
         _stream_runners[access_type] = (ports, StreamTaskRunner(access_type, handler))
     return _stream_runners[access_type][1]
 
@@ -164,6 +176,13 @@ def run_access_event(self: Any, payload: dict[str, Any]) -> int:
 def run_access_real_time_data(self: Any, payload: dict[str, Any]) -> int:
     """Deliver one consumed batch of real-time points; returns its size (see `run_stream_task`)."""
     return run_stream_task(self, "real_time_data", payload)
+
+
+@app.task(name=RUN_ALERT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,  # type: ignore[untyped-decorator]
+          max_retries=None)
+def run_access_alert(self: Any, payload: dict[str, Any]) -> int:
+    """Ingest one consumed batch of raw alert payloads; returns its size (see `run_stream_task`)."""
+    return run_stream_task(self, "alert", payload)
 
 
 _incident_runner: tuple[AdapterPorts, IncidentTaskRunner] | None = None

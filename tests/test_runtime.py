@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from alarm_access.runtime import STALL_FACTOR, STALL_FLOOR, CycleOutcome, LoopLimits, LoopService
+from alarm_access.runtime import STALL_FACTOR, STALL_FLOOR, CycleOutcome, LoopLimits, LoopService, ServiceGroup
 
 
 class FakeClock:
@@ -110,3 +110,15 @@ def test_alive_while_cycles_complete_and_not_once_the_next_one_is_past_its_deadl
         assert service.join(5)
     clock.t = 1000
     assert not service.is_alive()  # a finished loop is not alive either
+
+
+def test_a_service_group_stops_every_member_when_one_finishes_and_closes_once() -> None:
+    closed: list[str] = []
+    first = LoopService("a", lambda now: CycleOutcome(True, now + 0.01), lambda: None, LoopLimits(max_cycles=1))
+    second = LoopService("b", lambda now: CycleOutcome(True, now + 0.01), lambda: None, LoopLimits())
+    group = ServiceGroup("both", (first, second), lambda: closed.append("ports"))
+    group.start()
+    assert group.join(10)  # `a` ended after one cycle: `b` was stopped with it
+    assert not second.is_alive() and closed == ["ports"]
+    assert group.join(1) and closed == ["ports"]
+    assert group.exit_code == max(first.exit_code, second.exit_code)

@@ -60,9 +60,9 @@ REGISTRY: dict[AccessType, HandlerSpec] = {
         preview=preview_event,
     ),
     AccessType.ALERT: HandlerSpec(
-        "receive third-party alerts over HTTP and produce BlueKing standard events to Kafka",
+        "receive third-party alerts over HTTP, Kafka or Redis lists and produce BlueKing standard events to Kafka",
         build=build_alert_service,
-        dispatchers=frozenset({HandlerType.PROCESS}),
+        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_alert,
     ),
     AccessType.INCIDENT: HandlerSpec(

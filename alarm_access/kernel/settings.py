@@ -223,19 +223,27 @@ class IncidentSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertSettings:
+class AlertSettings(ConsumerSettings):
     """Knobs of the `alert` access type, from `ALARM_ACCESS["ALERT"]` (env `ALARM_ACCESS_ALERT_<NAME>`).
 
     The receiver listens on `addr`:`port` (`POST /v1/alerts/{source}/{integration}`); `integrations` is a JSON
     list (`access.alert.integrations`, parsed when the service is built); events go to `topic` on
     KAFKA_BOOTSTRAP_SERVERS, rejected bodies to `dlq_topic`; `produce_timeout` bounds every produce (a request
-    not acknowledged within it answers 503). Diff states live `state_ttl` seconds in Redis."""
+    not acknowledged within it answers 503). Diff states live `state_ttl` seconds in Redis.
 
+    Raw payloads are also read from `kafka_sources` (`integration:topic` entries, on KAFKA_BOOTSTRAP_SERVERS,
+    consumer group `{KAFKA_GROUP_PREFIX}.access.alert.{cluster}`, the `ConsumerSettings` knobs) and
+    `redis_sources` (`integration:list key` entries, on REDIS_URL): `access.alert.stream`."""
+
+    dlq_topic: str = "alarm_access_alert_dlq"
+    offset_reset: str = "earliest"
+    PREFIX: ClassVar[str] = ALERT_PREFIX
+    kafka_sources: tuple[tuple[str, str], ...] = ()
+    redis_sources: tuple[tuple[str, str], ...] = ()
     port: int = 10206
     addr: str = "0.0.0.0"
     integrations: str = ""
     topic: str = "alarm_access_alert_events"
-    dlq_topic: str = "alarm_access_alert_dlq"
     max_body_bytes: int = 512 * 1024
     produce_timeout: float = 5.0
     state_ttl: int = 7 * 86400
@@ -246,6 +254,7 @@ class AlertSettings:
     host_refresh: int = 60
 
     def __post_init__(self) -> None:
+        ConsumerSettings.__post_init__(self)  # zero-argument super() does not work in slotted dataclasses
         if not 0 < self.port <= 65535:
             raise ConfigError(f"{ALERT_PREFIX}PORT must be a port (1-65535)")
         if not self.topic or not self.dlq_topic:

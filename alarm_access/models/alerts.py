@@ -1,13 +1,21 @@
 """Integrations of the `alert` access type: who may POST alerts to `/v1/alerts/{source}/{name}` and how their
 events are labelled (`alarm_access.access.alert.integrations`; the receiver reads the enabled rows at start,
-together with `ALARM_ACCESS_ALERT_INTEGRATIONS`)."""
+together with `ALARM_ACCESS_ALERT_INTEGRATIONS`). `clean` (run by the admin) applies the receiver's own rules, so
+a row the receiver would refuse at start (a bad JMESPath expression in `mapping`, say) cannot be saved there."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from alarm_access.access.alert.integrations import integrations_from
+from alarm_access.kernel.errors import ConfigError
+
 #: the source formats `alarm_access.access.alert.sources` parses (its tests check they agree)
-ALERT_SOURCES = ("alertmanager", "grafana", "standard", "pagerduty")
+ALERT_SOURCES = ("alertmanager", "grafana", "standard", "pagerduty", "mapped")
+#: the columns the receiver reads (`adapters.orm.alert_integrations`), named as its integration entries' fields
+RECEIVER_FIELDS = ("name", "source", "bk_biz_id", "plugin_id", "token", "secret", "dedupe_keys", "diff_annotations",
+                   "rate_limit", "mapping")
 
 
 class AlertIntegration(models.Model):
@@ -24,6 +32,10 @@ class AlertIntegration(models.Model):
     diff_annotations = models.BooleanField(default=False, help_text="a changed annotation is a new event")
     rate_limit = models.FloatField(default=0.0, help_text="requests per second before 429 (API-style sources) "
                                    "or 503 (Alertmanager, Grafana); 0: no limit")
+    mapping = models.JSONField(default=dict, blank=True,
+                               help_text="source mapped: JMESPath expressions {alerts, alert_name, target, ip, "
+                               "description, event_id, time, tags, severity, severity_map, status, status_map, "
+                               "dedupe_keys, required} (docs/alert_access.md)")
     is_enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -31,3 +43,11 @@ class AlertIntegration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.source})"
+
+    def clean(self) -> None:
+        """`ValidationError` (on `mapping` when it is the culprit) for what `integrations_from` refuses."""
+        try:
+            integrations_from([{name: getattr(self, name) for name in RECEIVER_FIELDS}], "this integration")
+        except ConfigError as exc:
+            message = str(exc)
+            raise ValidationError({"mapping": message} if "mapping" in message else message) from None

@@ -167,6 +167,46 @@ def tansu_on(port: int, directory: Path) -> Iterator[str]:
             process.wait(10)
 
 
+#: a custom monitoring tool's webhook: nested alerts, its own levels and states, epoch-millisecond times
+TOOL_MAPPING = {"alerts": "data.events", "alert_name": "rule.name", "target": "host.address", "event_id": "id",
+                "description": "message", "time": "ts", "tags": "labels", "severity": "level",
+                "severity_map": {"P1": 1, "P3": 3}, "status": "state",
+                "status_map": {"alerting": "ABNORMAL", "ok": "RECOVERED"}, "dedupe_keys": {"cluster": "host.cluster"}}
+TOOL_BODY = {"data": {"events": [
+    {"id": "e-1", "rule": {"name": "DiskFull"}, "host": {"address": "10.0.0.5", "cluster": "sh-1"},
+     "message": "/data 97%", "ts": 1714557000123, "labels": {"mount": "/data"}, "level": "P1", "state": "alerting"},
+    {"id": "e-2", "rule": {"name": "DiskFull"}, "host": {"address": "10.0.0.5", "cluster": "sh-1"},
+     "message": "/data 60%", "ts": 1714557300000, "labels": {"mount": "/data"}, "level": "P3", "state": "ok"},
+]}}
+
+
+def test_a_custom_json_through_a_jmespath_mapping(tmp_path: Path, redis_url: str, kafka: str) -> None:
+    with receiver(tmp_path, redis_url, kafka) as rx:
+        create_topics(kafka, [rx.topic, rx.dlq])
+        rx.env.manage("shell", "-c", "from alarm_access.models import AlertIntegration; AlertIntegration.objects"
+                      f".create(name='tool', source='mapped', bk_biz_id=9, token='{TOKEN}', mapping="
+                      f"{ {**TOOL_MAPPING, 'alert_name': 'rule.['}!r})")  # bypasses the admin's validation
+        refused = rx.env.manage("run_access", "--access-type", "alert", check=False)
+        assert refused.returncode == 2 and "(tool).mapping.alert_name: 'rule.[' is not a JMESPath expression" in (
+            refused.stderr), refused.stderr[-2000:]
+        rx.env.manage("shell", "-c", "from alarm_access.models import AlertIntegration; AlertIntegration.objects"
+                      f".filter(name='tool').update(mapping={TOOL_MAPPING!r})")
+        rx.start()
+        status, body = rx.post("/v1/alerts/mapped/tool", json.dumps(TOOL_BODY).encode())
+        assert (status, body["events"]) == (202, 2), body
+        firing, recovered = events_of(kafka, rx.topic, 2)
+        assert (firing["alert_name"], firing["ip"], firing["target_type"], firing["bk_biz_id"]) == (
+            "DiskFull", "10.0.0.5", "HOST", 9)
+        assert [(e["status"], e["severity"], e["time"], e["event_id"]) for e in (firing, recovered)] == [
+            ("ABNORMAL", 1, 1714557000, "e-1"), ("RECOVERED", 3, 1714557300, "e-2")]
+        assert firing["dedupe_md5"] == recovered["dedupe_md5"] and "tags.cluster" in firing["dedupe_keys"]
+        assert {"key": "cluster", "value": "sh-1"} in firing["tags"] and firing["plugin_id"] == "mapped.tool"
+        status, body = rx.post("/v1/alerts/mapped/tool", b'{"data": {"events": [{"level": "P1"}]}}')
+        assert (status, body["error"]) == (400, "missing_alert_name")
+        [dead] = read_topic(kafka, rx.dlq, 1)
+        assert dead.headers["x-error-reason"] == b"missing_alert_name" and dead.headers["x-source"] == b"mapped"
+
+
 def test_broker_down_answers_503_then_a_resend_yields_each_event_once(tmp_path: Path, redis_url: str) -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"

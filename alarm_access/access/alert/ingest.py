@@ -1,13 +1,17 @@
 """The request flow of the receiver, over the ports, without HTTP or metrics (`service` adds both):
 
     integration? (404) → token (401) → signature (403) → rate limit (429/503) → parse (400 + raw body dead-lettered)
-    → enrich from the CMDB host at the event's ip → load diff states (503) → diff
-    → produce, acknowledged (503) → save states → 202 {request_id, events}
+    → enrich from the CMDB host at the event's ip → lease the fingerprints (503) → load diff states (503)
+    → diff → produce, acknowledged (503) → save states (fenced by the lease) → release → 202 {request_id, events}
 
-States are saved only after the produce was acknowledged: a crash in between re-emits the events (same `id`,
-so downstream can drop the copies) rather than losing them. A failed save after a good produce still answers
-202 (the events are safe; the next snapshot repeats them). The payload cap (413) is checked by the server
-before the body is read.
+The lease serialises requests that carry the same fingerprint (HA peers flushing one group at once): each one
+diffs against the state the previous one saved, after that one's events were acknowledged, so the topic's
+order of one alert's events is the order of its saved states and a resolve is never followed by an older
+firing. States are saved only after the produce was acknowledged: a crash in between re-emits the events (same
+`id`, so downstream can drop the copies) rather than losing them. A failed save after a good produce still
+answers 202 (the events are safe; the next snapshot repeats them), as does a save refused because the lease
+expired meanwhile (a stale state never overwrites a later holder's). The payload cap (413) is checked by the
+server before the body is read.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from alarm_access.access.alert.auth import signature_ok, token_ok
-from alarm_access.access.alert.diff import Candidate, diff
+from alarm_access.access.alert.diff import AlertState, Candidate, diff
 from alarm_access.access.alert.integrations import Integration
 from alarm_access.access.alert.ports import AlertStates, EventProducer, RawDeadLetters
 from alarm_access.access.alert.ratelimit import TokenBucket, retry_after
@@ -100,48 +105,61 @@ class AlertIngestor:
                 return refuse(503, "rate_limited", "over the integration's rate limit, retry later", rid)
             limited = refuse(429, "rate_limited", "over the integration's rate limit", rid)
             return dataclasses.replace(limited, headers={"Retry-After": retry_after(wait)})
+        return self.ingest(integration, request.body, request.now, rid)
+
+    def ingest(self, integration: Integration, body: bytes, now: float, rid: str) -> AlertResponse:
+        """Parse `body` (the integration's source format), diff, produce and save the states — the part of
+        `handle` after the sender was admitted, shared with the raw-payload streams (`access.alert.stream`).
+        400: the body was dead-lettered; 503: nothing of it was acknowledged (retry it)."""
         try:
-            candidates = PARSERS[request.source](request.body, integration, int(request.now))
+            candidates = PARSERS[integration.source](body, integration, int(now))
         except InvalidRecord as exc:
-            return self._reject(request, exc)
+            return self._reject(body, integration, exc, rid)
         if self._hosts is not None:
-            candidates = self._enrich(candidates, integration)
-        diffed = [c.fingerprint for c in candidates if c.fingerprint is not None]
+            candidates = self._enrich(candidates)
+        diffed = sorted({c.fingerprint for c in candidates if c.fingerprint is not None})
         try:
-            stored = self._states.load(integration.name, set(diffed)) if diffed else {}
-            result = diff(candidates, stored)
-            started = time.perf_counter()
-            if result.emit:
-                self._producer.send([(e["dedupe_md5"], json.dumps(e, ensure_ascii=False).encode())
-                                     for e in result.emit])
+            with self._states.lease(integration.name, diffed) if diffed else nullcontext("") as lease:
+                stored = self._states.load(integration.name, diffed) if diffed else {}
+                result = diff(candidates, stored)
+                started = time.perf_counter()
+                if result.emit:
+                    self._producer.send([(e["dedupe_md5"], json.dumps(e, ensure_ascii=False).encode())
+                                         for e in result.emit])
+                if result.states:
+                    self._save(integration.name, result.states, lease, rid)
         except SourceUnavailable as exc:
             logger.warning("alert request not accepted: %s", exc, extra={"ctx": {"integration": integration.name,
                                                                                   "request_id": rid}})
             return refuse(503, "unavailable", "the event stream is unavailable, retry later", rid)
-        if result.states:
-            try:
-                self._states.save(integration.name, result.states)
-            except SourceUnavailable as exc:
-                logger.warning("alert states not saved (the next snapshot re-emits): %s", exc,
-                               extra={"ctx": {"integration": integration.name, "request_id": rid}})
-        body = {"request_id": rid, "events": len(result.emit), "suppressed": result.repeats + result.stale}
-        return AlertResponse(202, body, "", len(result.emit), result.repeats, result.stale, result.emit,
+        answer = {"request_id": rid, "events": len(result.emit), "suppressed": result.repeats + result.stale}
+        return AlertResponse(202, answer, "", len(result.emit), result.repeats, result.stale, result.emit,
                              time.perf_counter() - started if result.emit else None)
 
-    def _enrich(self, candidates: list[Candidate], integration: Integration) -> list[Candidate]:
+    def _save(self, integration: str, states: Mapping[str, AlertState], lease: str, rid: str) -> None:
+        """Save after a good produce; a failure is logged only: the events are safe, the next snapshot re-emits."""
+        try:
+            saved = self._states.save(integration, states, lease)
+        except SourceUnavailable as exc:
+            logger.warning("alert states not saved (the next snapshot re-emits): %s", exc,
+                           extra={"ctx": {"integration": integration, "request_id": rid}})
+            return
+        if not saved:
+            logger.warning("alert states not saved: the lease expired before the save (the next snapshot "
+                           "re-emits)", extra={"ctx": {"integration": integration, "request_id": rid}})
+
+    def _enrich(self, candidates: list[Candidate]) -> list[Candidate]:
         assert self._hosts is not None
         hosts = self._hosts()
         if not hosts:
             return candidates
-        return [dataclasses.replace(c, event=with_host(
-            c.event, hosts.get(f"{c.event['ip']}|{c.event['bk_cloud_id']}"), integration.dedupe_keys))
-            if c.event.get("ip") else c for c in candidates]
+        return [dataclasses.replace(c, event=with_host(c.event, hosts.get(f"{c.event['ip']}|{c.event['bk_cloud_id']}")))
+                if c.event.get("ip") else c for c in candidates]
 
-    def _reject(self, request: AlertRequest, exc: InvalidRecord) -> AlertResponse:
+    def _reject(self, body: bytes, integration: Integration, exc: InvalidRecord, rid: str) -> AlertResponse:
         try:
-            self._dead_letters.send(request.body, request.integration, request.source, exc.reason, exc.detail[:500])
+            self._dead_letters.send(body, integration.name, integration.source, exc.reason, exc.detail[:500])
         except SourceUnavailable as failure:
             logger.warning("dead-letter write failed: %s", failure)
-            return refuse(503, "unavailable", "the dead-letter stream is unavailable, retry later",
-                           request.request_id)
-        return refuse(400, exc.reason, exc.detail[:500], request.request_id)
+            return refuse(503, "unavailable", "the dead-letter stream is unavailable, retry later", rid)
+        return refuse(400, exc.reason, exc.detail[:500], rid)

@@ -1,6 +1,7 @@
 """Integrations: who may send alerts, in which format, for which business (setting `ALARM_ACCESS_ALERT_INTEGRATIONS`,
 a JSON list of `{name, source, bk_biz_id, plugin_id, token, secret, dedupe_keys, diff_annotations,
-rate_limit}`).
+rate_limit, mapping}`). `mapping` (source `mapped` only, required there) is compiled here, once per integration
+(`mapping.compile_mapping`): a bad expression rejects the integration with a `ConfigError` naming it.
 
 `Integration.__repr__` hides the token and the secret, so a logged integration leaks neither.
 """
@@ -13,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alarm_access.access.alert.mapping import FieldMapping, compile_mapping
 from alarm_access.kernel.errors import ConfigError
 
-SOURCES = ("alertmanager", "grafana", "standard", "pagerduty")
+SOURCES = ("alertmanager", "grafana", "standard", "pagerduty", "mapped")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -33,6 +35,8 @@ class Integration:
     #: requests per second (bursts of as many, at least 1) before 429 (API-style sources) or 503 (snapshot
     #: senders, which drop 429s); 0: no limit
     rate_limit: float = 0.0
+    #: the compiled field mapping of a `mapped` integration (None for every other source)
+    mapping: FieldMapping | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -40,6 +44,9 @@ class Integration:
         if self.source not in SOURCES:
             raise ConfigError(f"alert integration {self.name!r}: source must be one of {', '.join(SOURCES)}, "
                               f"got {self.source!r}")
+        if (self.source == "mapped") != (self.mapping is not None):
+            raise ConfigError(f"alert integration {self.name!r}: a field mapping is required by the mapped source "
+                              "and applies to it only")
         if not self.plugin_id:
             object.__setattr__(self, "plugin_id", f"{self.source}.{self.name}")
 
@@ -74,10 +81,13 @@ def _integration(entry: Any, where: str) -> Integration:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where} must be an object")
     known = {"name", "source", "bk_biz_id", "plugin_id", "token", "secret", "dedupe_keys", "diff_annotations",
-             "rate_limit"}
+             "rate_limit", "mapping"}
     unknown = sorted(set(entry) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    mapping = entry.get("mapping")
+    if mapping:  # compiled once, here; an error names the integration and the field
+        mapping = compile_mapping(mapping, f"{where} ({str(entry.get('name'))[:64]}).mapping")
     try:
         keys = entry.get("dedupe_keys") or []
         if not isinstance(keys, list):
@@ -87,6 +97,7 @@ def _integration(entry: Any, where: str) -> Integration:
             bk_biz_id=int(entry.get("bk_biz_id") or 0), plugin_id=str(entry.get("plugin_id") or ""),
             token=str(entry.get("token") or ""), secret=str(entry.get("secret") or ""),
             dedupe_keys=tuple(str(key) for key in keys), diff_annotations=bool(entry.get("diff_annotations")),
-            rate_limit=max(float(entry.get("rate_limit") or 0.0), 0.0))
+            rate_limit=max(float(entry.get("rate_limit") or 0.0), 0.0),
+            mapping=mapping or None)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: invalid value ({exc})") from None

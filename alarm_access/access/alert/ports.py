@@ -1,17 +1,21 @@
-"""Ports of the `alert` access type: the event producer, the raw-body dead-letter sink and the diff-state store.
+"""Ports of the `alert` access type: the event producer, the raw-body dead-letter sink, the diff-state store and
+the raw-payload streams.
 
-Adapters: `adapters.kafka.alerts` (producer and dead letters), `adapters.redis.alert_state` (states);
+Adapters: `adapters.kafka.alerts` (producer and dead letters), `adapters.redis.alert_state` (states),
+`adapters.kafka.consumer` and `adapters.redis.list_stream` (streams);
 fakes for unit tests in `tests/access/alert/fakes.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from alarm_access.access.alert.diff import AlertState
 from alarm_access.kernel.model import Host
 from alarm_access.kernel.ports import Ports
+from alarm_access.kernel.stream import MessageStream
 
 
 class EventProducer(Protocol):
@@ -32,12 +36,21 @@ class RawDeadLetters(Protocol):
 
 
 class AlertStates(Protocol):
+    def lease(self, integration: str, fingerprints: Collection[str]) -> AbstractContextManager[str]:
+        """Hold `fingerprints` of `integration` exclusively for the `with` block — all of them or none, waiting a
+        bounded time for another holder to finish — so that load, diff, produce and save of one fingerprint are
+        serialised across requests and receivers. Yields the lease token. `SourceUnavailable` when the lease was
+        not obtained in time or the store failed. A lease never released (a crashed holder) expires by itself."""
+        ...
+
     def load(self, integration: str, fingerprints: Collection[str]) -> dict[str, AlertState]:
         """The stored states of those fingerprints (absent: never seen or expired); `SourceUnavailable`."""
         ...
 
-    def save(self, integration: str, states: Mapping[str, AlertState]) -> None:
-        """Store the states (with the configured TTL); `SourceUnavailable`."""
+    def save(self, integration: str, states: Mapping[str, AlertState], lease: str) -> bool:
+        """Store the states (with the configured TTL) in one atomic step if `lease` still holds every one of
+        their fingerprints; False, storing nothing, when it expired (a later holder may have stored newer
+        states, which an older one must not overwrite). `SourceUnavailable`."""
         ...
 
 
@@ -55,3 +68,8 @@ class AlertPorts(Ports, Protocol):
     def alert_dead_letters(self) -> RawDeadLetters: ...
 
     def alert_states(self) -> AlertStates: ...
+
+    def alert_streams(self, kafka_topics: Collection[str], redis_lists: Collection[str]) -> list[MessageStream]:
+        """The raw-payload streams: one Kafka consumer for `kafka_topics` (group `.access.alert.{cluster}`),
+        one Redis list stream for `redis_lists`; the caller closes them. `ConfigError` without a broker."""
+        ...

@@ -1,7 +1,7 @@
 """Preview of the `alert` access type: the standard events webhook bodies read from a file would produce.
 
 Contract of `preview_alert(preview)`: `preview.inputs` are `StreamMessage`s whose `topic` is the source format
-(`alertmanager`, `grafana`, `standard`, `pagerduty`) and whose value is one raw request body; they are
+(`alertmanager`, `grafana`, `standard`, `pagerduty`; not `mapped`) and whose value is one raw request body; they are
 handled in order by an integration `preview` of that source (business 0), the diff state carried from one
 body to the next (so a repeated snapshot shows as suppressed). Lines, per body:
 
@@ -29,6 +29,9 @@ def preview_alert(preview: PreviewInput) -> list[Line]:
         if not isinstance(entry, StreamMessage) or entry.topic not in SOURCES:
             raise PreviewError(f"input {index} is not a body of a known source ({', '.join(SOURCES)})")
         source = entry.topic
+        if source == "mapped":  # its parser is the integration's own mapping, which a body file does not carry
+            raise PreviewError(f"input {index}: the mapped source needs an integration's field mapping; "
+                               "preview covers the fixed formats only")
         integration = Integration("preview", source)
         try:
             candidates = PARSERS[source](entry.value or b"", integration, preview.now)

@@ -25,14 +25,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from alarm_access import metrics
 from alarm_access.access.alert.ingest import AlertIngestor, AlertRequest, AlertResponse, refuse
-from alarm_access.access.alert.integrations import integrations_from, parse_integrations
+from alarm_access.access.alert.integrations import Integration, integrations_from, parse_integrations
+from alarm_access.access.alert.observe import record_response
 from alarm_access.access.alert.ports import AlertPorts
-from alarm_access.kernel.config import AccessConfig
+from alarm_access.access.alert.stream import AlertStreamDelivery, stream_routes
+from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.kernel.model import Host
 from alarm_access.kernel.ports import Ports
 from alarm_access.logs import ctx
-from alarm_access.runtime import Service
+from alarm_access.runtime import LoopLimits, LoopService, Service, ServiceGroup
+from alarm_access.stream_tasks import PublisherPorts, PublishingDelivery
+from alarm_access.streaming import Delivery, Polling, StreamAccess
 
 logger = logging.getLogger("alarm_access.access.alert")
 
@@ -129,7 +133,7 @@ class AlertReceiver:
             response = refuse(405, "method_not_allowed", "use POST", rid)
         else:
             response = self._post(source, integration, parts.query, headers, read_body=read_body, rid=rid)
-        self._record(label, response)
+        record_response(label, response)
         return response
 
     def _post(self, source: str, integration: str, query: str, headers: dict[str, str], *,
@@ -151,24 +155,6 @@ class AlertReceiver:
             return refuse(500, "internal_error", "the request could not be handled", rid)
         finally:
             self._slots.release()
-
-    @staticmethod
-    def _record(label: str, response: AlertResponse) -> None:
-        metrics.ALERT_REQUESTS.labels(label, str(response.status)).inc()
-        if response.reason:
-            metrics.ALERT_REJECTED.labels(label, response.reason).inc()
-        if response.emitted:
-            metrics.ALERT_EVENTS.labels(label).inc(response.emitted)
-        if response.repeats:
-            metrics.ALERT_SUPPRESSED.labels(label, "repeat").inc(response.repeats)
-        if response.stale:
-            metrics.ALERT_SUPPRESSED.labels(label, "stale").inc(response.stale)
-        if response.produce_seconds is not None:
-            metrics.ALERT_PRODUCE_TIME.labels(label).observe(response.produce_seconds)
-        if response.status >= 400:
-            logger.info("alert request refused", extra=ctx(integration=label, status=response.status,
-                                                           reason=response.reason,
-                                                           request_id=response.body.get("request_id")))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -212,7 +198,7 @@ class AlertReceiver:
                 self._serve()
 
             def log_message(self, format: str, *args: object) -> None:
-                """The access log would carry `?token=`: requests are logged by `_record`, without it."""
+                """The access log would carry `?token=`: requests are logged by `record_response`, without it."""
 
         return Handler
 
@@ -247,20 +233,60 @@ def build_alert_service(config: AccessConfig, ports: Ports) -> Service:
     KAFKA_BOOTSTRAP_SERVERS or when the port cannot be bound."""
     settings = config.alert
     alert_ports = cast("AlertPorts", ports)
-    integrations = integrations_from(alert_ports.alert_integrations(), "AlertIntegration rows",
-                                     parse_integrations(settings.integrations))
-    if not integrations:
-        raise ConfigError("no alert integration: add AlertIntegration rows (admin) or list them in "
-                          "ALARM_ACCESS_ALERT_INTEGRATIONS (a JSON list of {name, source, token, ...})")
+    integrations = _integrations(config, alert_ports)
     if not config.kafka_bootstrap:
         raise ConfigError("--access-type alert needs KAFKA_BOOTSTRAP_SERVERS (the cluster of the alert topic)")
-    hosts = HostCache(alert_ports.alert_hosts, settings.host_refresh) if settings.host_refresh else None
-    ingestor = AlertIngestor(integrations, alert_ports.alert_producer(), alert_ports.alert_dead_letters(),
-                             alert_ports.alert_states(), signature_window=settings.signature_window, hosts=hosts)
+    routes = stream_routes(settings, integrations)
+    ingestor = alert_ingestor(config, alert_ports, integrations)
     try:
-        return AlertReceiver(ingestor, frozenset(integrations), addr=settings.addr, port=settings.port,
-                             max_body=settings.max_body_bytes, close=alert_ports.close,
-                             max_in_flight=settings.max_in_flight)
+        receiver = AlertReceiver(ingestor, frozenset(integrations), addr=settings.addr, port=settings.port,
+                                 max_body=settings.max_body_bytes, close=alert_ports.close if not routes else _nothing,
+                                 max_in_flight=settings.max_in_flight)
     except OSError as exc:
         alert_ports.close()
         raise ConfigError(f"ALARM_ACCESS_ALERT_PORT {settings.port}: {exc.strerror or exc}") from None
+    if not routes:
+        return receiver
+    # -H celery: the consumer publishes each batch as a task; the HTTP receiver answers from this process (its
+    # 202 means "acknowledged by the broker", which a task queue in between cannot promise)
+    delivery: Delivery = (PublishingDelivery("alert", cast("PublisherPorts", ports).stream_publisher())
+                          if config.handler_type == HandlerType.CELERY else AlertStreamDelivery(ingestor, routes))
+    kafka = [source for _, source in settings.kafka_sources]
+    streams = alert_ports.alert_streams(kafka, [source for _, source in settings.redis_sources])
+    access = StreamAccess("alert", lambda: streams, delivery, Polling(settings.batch_size, settings.poll_timeout),
+                          _nothing)
+    limits = LoopLimits(once=config.once, max_cycles=config.max_cycles, max_uptime=config.max_uptime,
+                        min_interval=0.0)
+    consumer = LoopService("alert_streams", access.cycle, access.close, limits)
+    return ServiceGroup("alert", (receiver, consumer), alert_ports.close)
+
+
+def alert_stream_handler(config: AccessConfig, ports: Ports) -> AlertStreamDelivery:
+    """What a Celery worker runs for a batch of raw payloads (`tasks.run_access_alert`): the same integrations
+    and routes as the consumer that published it (the worker reads the same settings)."""
+    alert_ports = cast("AlertPorts", ports)
+    integrations = _integrations(config, alert_ports)
+    return AlertStreamDelivery(alert_ingestor(config, alert_ports, integrations),
+                               stream_routes(config.alert, integrations))
+
+
+def _integrations(config: AccessConfig, ports: AlertPorts) -> dict[str, Integration]:
+    integrations = integrations_from(ports.alert_integrations(), "AlertIntegration rows",
+                                     parse_integrations(config.alert.integrations))
+    if not integrations:
+        raise ConfigError("no alert integration: add AlertIntegration rows (admin) or list them in "
+                          "ALARM_ACCESS_ALERT_INTEGRATIONS (a JSON list of {name, source, token, ...})")
+    return integrations
+
+
+def alert_ingestor(config: AccessConfig, ports: AlertPorts, integrations: Mapping[str, Integration]
+                   ) -> AlertIngestor:
+    """The ingest over `ports` (the receiver's, the stream consumer's and a Celery worker's)."""
+    settings = config.alert
+    hosts = HostCache(ports.alert_hosts, settings.host_refresh) if settings.host_refresh else None
+    return AlertIngestor(integrations, ports.alert_producer(), ports.alert_dead_letters(), ports.alert_states(),
+                         signature_window=settings.signature_window, hosts=hosts)
+
+
+def _nothing() -> None:
+    """The members of a `ServiceGroup` leave the shared ports to the group."""

@@ -7,6 +7,7 @@
   `panelURL`, `silenceURL`, `imageURL` per alert and `title`, `state`, `message`, `orgId` for the group.
 * `standard`: the standard event JSON, one object or a list (field names as `standard.FIELDS`).
 * `pagerduty`: an Events API v2 body (`event_action` trigger/resolve; acknowledge emits nothing).
+* `mapped`: any JSON body, through the integration's declarative field mapping (`mapping`).
 
 Mapping of the snapshot formats: `alert_name` = label `alertname` (Grafana: `__alert_rule_title__` / `title`
 fallback), `description` = annotation `description`, else `summary`, else `message`; `severity` from label
@@ -17,19 +18,20 @@ fallback), `description` = annotation `description`, else `summary`, else `messa
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from alarm_access.access.alert.diff import FIRING, RESOLVED, AlertState, Candidate
 from alarm_access.access.alert.integrations import Integration
+from alarm_access.access.alert.mapping import mapped_candidates
 from alarm_access.access.alert.standard import (
     ABNORMAL,
     FATAL,
     RECOVERED,
     REMIND,
     WARNING,
+    host_ip,
     standard_event,
     tags_of,
 )
@@ -57,14 +59,6 @@ def severity_of(value: Any) -> int:
     if text.isdigit():
         return int(text)
     return SEVERITY_WORDS.get(text, WARNING)
-
-
-def _host(instance: str) -> str:
-    host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
-    try:
-        return str(ipaddress.IPv4Address(host))
-    except ValueError:
-        return ""
 
 
 def _str_map(value: Any, field: str) -> dict[str, str]:
@@ -105,7 +99,7 @@ def _alert(alert: Any, group: Mapping[str, Any], integration: Integration, now: 
     if not name:
         raise InvalidRecord("missing_alert_name", f"alerts[{index}] has no alertname label")
     instance = labels.get("instance", "")
-    ip = _host(instance)
+    ip = host_ip(instance)
     extra: dict[str, Any] = {key: alert[key] for key in _URLS if alert.get(key)}
     extra.update({"fingerprint": fingerprint, "annotations": annotations, "starts_at": starts_at,
                   "ends_at": ends_at, "source": integration.source, "integration": integration.name})
@@ -223,9 +217,14 @@ def parse_pagerduty(body: bytes, integration: Integration, now: int) -> list[Can
     return [Candidate(standard_event(fields, integration, now), dedup_key, state)]
 
 
+def parse_mapped(body: bytes, integration: Integration, now: int) -> list[Candidate]:
+    return mapped_candidates(load_json(body), integration, now)
+
+
 PARSERS: dict[str, Parser] = {
     "alertmanager": parse_alertmanager,
     "grafana": parse_grafana,
     "standard": parse_standard,
     "pagerduty": parse_pagerduty,
+    "mapped": parse_mapped,
 }

@@ -12,12 +12,15 @@ the two ids:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alarm_access.access.alert.integrations import Integration
 from alarm_access.kernel.hashing import count_md5
 from alarm_access.kernel.model import Host
+
+if TYPE_CHECKING:  # integrations -> mapping -> standard: a runtime import would be circular
+    from alarm_access.access.alert.integrations import Integration
 
 ABNORMAL, RECOVERED, CLOSED = "ABNORMAL", "RECOVERED", "CLOSED"
 STATUSES = frozenset({ABNORMAL, RECOVERED, CLOSED})
@@ -51,6 +54,15 @@ def normalize_severity(value: Any) -> int:
 def tags_of(labels: Mapping[str, Any]) -> list[dict[str, str]]:
     """Labels as BlueKing tags `[{key, value}]`, sorted by key."""
     return [{"key": str(key), "value": str(value)} for key, value in sorted(labels.items())]
+
+
+def host_ip(instance: str) -> str:
+    """The IPv4 address of `instance` (`ip` or `ip:port`), else ""."""
+    host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return ""
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -121,13 +133,13 @@ def standard_event(fields: Mapping[str, Any], integration: Integration, now: int
     return {name: event[name] for name in FIELDS}
 
 
-def with_host(event: dict[str, Any], host: Host | None, dedupe_keys: Sequence[str] = ()) -> dict[str, Any]:
+def with_host(event: dict[str, Any], host: Host | None) -> dict[str, Any]:
     """`event` enriched from the CMDB host at its `ip` (and `bk_cloud_id`): the host's business (which wins over
-    the integration's default), `bk_host_id`, `bk_cloud_id`, `bk_topo_node`; `dedupe_md5` recomputed. No host:
-    `event` unchanged."""
+    the integration's default), `bk_host_id`, `bk_cloud_id`, `bk_topo_node`; `dedupe_md5` recomputed over the
+    event's own `dedupe_keys` (a mapped event's may go beyond its integration's). No host: `event` unchanged."""
     if host is None:
         return event
     enriched = {**event, "bk_biz_id": host.bk_biz_id, "bk_host_id": host.bk_host_id, "bk_cloud_id": host.cloud_id,
                 "bk_topo_node": list(host.topo_nodes)}
-    enriched["dedupe_keys"], enriched["dedupe_md5"] = dedupe_md5(enriched, dedupe_keys)
+    enriched["dedupe_keys"], enriched["dedupe_md5"] = dedupe_md5(enriched, event["dedupe_keys"])
     return enriched

@@ -27,9 +27,12 @@ RUN_REAL_TIME_TASK = "alarm_access.run_access_real_time_data"
 #: the queue and task of incident sync messages, one each (`-Q celery_service_access_incident`)
 INCIDENT_QUEUE = "celery_service_access_incident"
 RUN_INCIDENT_TASK = "alarm_access.run_access_incident"
+#: the queue and task of raw alert payload batches (`-Q celery_service_access_alert`)
+ALERT_QUEUE = "celery_service_access_alert"
+RUN_ALERT_TASK = "alarm_access.run_access_alert"
 #: access type → (task, queue) of its batches
 STREAM_TASKS = {"event": (RUN_EVENT_TASK, EVENT_QUEUE), "real_time_data": (RUN_REAL_TIME_TASK, REAL_TIME_QUEUE),
-                "incident": (RUN_INCIDENT_TASK, INCIDENT_QUEUE)}
+                "incident": (RUN_INCIDENT_TASK, INCIDENT_QUEUE), "alert": (RUN_ALERT_TASK, ALERT_QUEUE)}
 
 
 class CeleryBatchPublisher:

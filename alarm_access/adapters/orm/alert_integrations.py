@@ -11,9 +11,7 @@ from alarm_access.adapters.orm.topology import load_topology
 from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import Host
 from alarm_access.models import AlertIntegration
-
-FIELDS = ("name", "source", "bk_biz_id", "plugin_id", "token", "secret", "dedupe_keys", "diff_annotations",
-          "rate_limit")
+from alarm_access.models.alerts import RECEIVER_FIELDS as FIELDS
 
 
 def load_alert_integrations() -> list[dict[str, Any]]:

@@ -136,3 +136,7 @@ class RedisKeys:
     def alert_state(self, integration: str, fingerprint: str) -> str:
         """String: the last diff state (JSON) of one alert of a group-snapshot integration, with a TTL."""
         return self._key(f"access.alert.state.{integration}.{fingerprint}")
+
+    def alert_lease(self, integration: str, fingerprint: str) -> str:
+        """String: the token of the request holding one alert's state (load, produce, save), with a short TTL."""
+        return self._key(f"access.alert.lease.{integration}.{fingerprint}")
