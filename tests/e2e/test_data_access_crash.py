@@ -16,7 +16,7 @@ import redis
 from alarm_access.kernel.hashing import count_md5
 from tests.services.access_env import AccessEnv
 from tests.services.tsdb_proxy import AnsweringProxy
-from tests.services.victoria import start_victoria
+from tests.services.victoria import VictoriaMetrics, start_victoria
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +38,28 @@ def big_strategy() -> dict[str, object]:
     }
 
 
+def load_big_world(env: AccessEnv, tmp_path: Path) -> list[int]:
+    """Store `big_strategy` and make the VictoriaMetrics storage directory; the BUCKETS closed buckets."""
+    now = int(time.time())
+    (tmp_path / "s.json").write_text(json.dumps(big_strategy()))
+    env.manage("load_strategies", str(tmp_path / "s.json"))
+    (tmp_path / "vm").mkdir()
+    return [now - now % INTERVAL - k * INTERVAL for k in range(2, 2 + BUCKETS)]
+
+
+def import_big_world(vm: VictoriaMetrics, buckets: list[int]) -> None:
+    vm.import_samples(
+        ("app_http_requests", {"instance": f"i-{n}"}, ts, float(n % 97)) for n in range(INSTANCES) for ts in buckets
+    )
+
+
 def test_kill_9_between_pull_and_push_loses_and_doubles_nothing(
     env: AccessEnv, tmp_path: Path, redis_url: str
 ) -> None:
-    now = int(time.time())
-    buckets = [now - now % INTERVAL - k * INTERVAL for k in range(2, 2 + BUCKETS)]
-    (tmp_path / "s.json").write_text(json.dumps(big_strategy()))
-    env.manage("load_strategies", str(tmp_path / "s.json"))
-    storage = tmp_path / "vm"
-    storage.mkdir()
+    buckets = load_big_world(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
-    with start_victoria(storage) as vm, AnsweringProxy(vm.url) as proxy:
-        vm.import_samples(
-            ("app_http_requests", {"instance": f"i-{n}"}, ts, float(n % 97)) for n in range(INSTANCES) for ts in buckets
-        )
+    with start_victoria(tmp_path / "vm") as vm, AnsweringProxy(vm.url) as proxy:
+        import_big_world(vm, buckets)
         env.env["TSDB_URL"] = proxy.url
         worker = env.spawn("run_access", "--access-type", "data", "--once")
         assert proxy.answered.wait(120), env.log()
@@ -73,20 +81,13 @@ def test_kill_9_between_pull_and_push_loses_and_doubles_nothing(
 
 
 def test_kill_9_between_two_batches_loses_and_doubles_nothing(env: AccessEnv, tmp_path: Path, redis_url: str) -> None:
-    now = int(time.time())
-    buckets = [now - now % INTERVAL - k * INTERVAL for k in range(2, 2 + BUCKETS)]
-    (tmp_path / "s.json").write_text(json.dumps(big_strategy()))
-    env.manage("load_strategies", str(tmp_path / "s.json"))
-    storage = tmp_path / "vm"
-    storage.mkdir()
+    buckets = load_big_world(env, tmp_path)
     client = redis.Redis.from_url(redis_url)
     # Batches of one bucket (INSTANCES points) each, of a pull of BUCKETS buckets.
     env.env.update(ALARM_ACCESS_DATA_BATCH_THRESHOLD=str(INSTANCES), ALARM_ACCESS_DATA_BATCH_SIZE=str(INSTANCES))
     expected = {f"{count_md5({'instance': f'i-{n}'})}.{ts}" for n in range(INSTANCES) for ts in buckets}
-    with start_victoria(storage) as vm:
-        vm.import_samples(
-            ("app_http_requests", {"instance": f"i-{n}"}, ts, float(n % 97)) for n in range(INSTANCES) for ts in buckets
-        )
+    with start_victoria(tmp_path / "vm") as vm:
+        import_big_world(vm, buckets)
         env.env["TSDB_URL"] = vm.url
         worker = env.spawn("run_access", "--access-type", "data", "--once")
         env.wait_for_log("batch delivered", timeout=120)
