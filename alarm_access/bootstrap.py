@@ -220,10 +220,11 @@ class AdapterPorts:
             self._dead_letters_by_cluster[bootstrap] = producer
         return self._dead_letters_by_cluster[bootstrap]
 
-    def strategy_documents(self) -> list[dict[str, Any]]:
-        """The stored strategies of this cluster's businesses, in the original cached JSON format."""
+    def strategy_documents(self, strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+        """The stored strategies of this cluster's businesses (only those of `strategy_ids` when given), in
+        the original cached JSON format."""
         serves = self._config.cluster.serves
-        return [doc for doc in load_strategy_documents() if serves(int(doc.get("bk_biz_id") or 0))]
+        return [doc for doc in load_strategy_documents(strategy_ids) if serves(int(doc.get("bk_biz_id") or 0))]
 
     def ring_membership(self) -> Membership:
         """The leases of ring `{access type}.{cluster}`: Redis, or etcd with ALARM_ACCESS_RING_STORE=etcd."""

@@ -90,7 +90,7 @@ class DataWorker:
 
     def __init__(self) -> None:
         self.ports = AdapterPorts(CONFIG)
-        self.catalog = GroupCatalog(self.ports, max_age=CONFIG.data.refresh_interval)
+        self.catalog = GroupCatalog(self.ports, settings=CONFIG.data, max_age=CONFIG.data.refresh_interval)
         store = RedisBatchStore(self.ports.redis, CONFIG.key_prefix)
         splitter = BatchSplitter(CONFIG.data, store, CeleryDispatcher(app)) if CONFIG.data.batch_threshold > 0 else None
         self.runner = PullRunner(CONFIG, self.ports, self.catalog, splitter=splitter)

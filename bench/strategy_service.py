@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import gc
 import os
-import resource
 import sys
 import sysconfig
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,18 @@ FRAMES = 12
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process (VmRSS)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Current resident set size of this process (VmRSS), or another memory `field` of /proc/self/status."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Peak resident set size of this process's own memory (VmHWM). Not `ru_maxrss`: started by vfork, the
+    process inherits in it the peak of its parent (the bench, which held every document)."""
+    return rss_mb("VmHWM")
 
 
 def measure(top: int = 0) -> dict[str, Any]:
@@ -77,9 +79,9 @@ def measure(top: int = 0) -> dict[str, Any]:
         def strategies(self) -> OrmStrategyRepository:
             return repository
 
-        def strategy_documents(self) -> list[dict[str, Any]]:
+        def strategy_documents(self, strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
             started = time.perf_counter()
-            documents = super().strategy_documents()
+            documents = super().strategy_documents(strategy_ids)
             seconds["documents"] += time.perf_counter() - started
             return documents
 
@@ -104,7 +106,8 @@ def measure(top: int = 0) -> dict[str, Any]:
 
     config = AccessConfig.build(settings.ALARM_ACCESS, {"access_type": "data", "handler_type": "process"})
     repository = TimedRepository(serves=config.cluster.serves)
-    catalog = TimedCatalog(TimedPorts(config), topology=True, max_age=config.data.refresh_interval)
+    catalog = TimedCatalog(TimedPorts(config), topology=True, settings=config.data,
+                           max_age=config.data.refresh_interval)
     dispatcher = CountingDispatcher()
     access = DataAccess(config, catalog, dispatcher)
     gc.collect()

@@ -7,10 +7,26 @@ Every parser in this package reads documents through `Fields`, so an error alway
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from alarm_access.kernel.errors import InvalidStrategy
+
+H = TypeVar("H")
+
+
+@functools.lru_cache(maxsize=4096)
+def _first(value: Any) -> Any:
+    return value
+
+
+def shared(value: H) -> H:
+    """`value`, or an equal one returned before: the many strategies that say the same (dimensions, labels,
+    no-data options) hold one object. Only for immutable values whose equal ones are interchangeable (not
+    `1` and `True`): tuples of strings, option dataclasses of validated fields. Bounded; pure."""
+    result: H = _first(value)
+    return result
 
 
 def is_int(value: Any) -> bool:
@@ -88,7 +104,7 @@ class Fields:
         values = self.array(key)
         if not all(isinstance(v, str) for v in values):
             self.fail(key, "must be a list of strings")
-        return tuple(values)
+        return shared(tuple(values))
 
     def integers(self, key: str) -> tuple[int, ...]:
         values = self.array(key)

@@ -43,8 +43,8 @@ def _target_condition(cond: Fields) -> TargetCondition:
 
 
 def _normalise_value(value: Any) -> Any:
-    if not isinstance(value, Mapping):
-        return value
+    if not isinstance(value, Mapping) or not value.keys() & _VALUE_KEY_RENAMES.keys():
+        return value  # as it is (loaded strategies share equal values, `adapters.orm`)
     renamed = {_VALUE_KEY_RENAMES.get(k, k): v for k, v in value.items()}
     # An already-normalised key wins over its legacy spelling when a document carries both.
     renamed.update({k: v for k, v in value.items() if k in _VALUE_KEY_RENAMES.values()})

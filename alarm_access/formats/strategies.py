@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from alarm_access.formats._fields import Fields, is_int
+from alarm_access.formats._fields import Fields, is_int, shared
 from alarm_access.formats.conditions import parse_agg_conditions, parse_target
 from alarm_access.kernel.errors import InvalidStrategy
 from alarm_access.kernel.model import (
@@ -47,6 +47,7 @@ def parse_strategy(doc: Any, index: int | None = None) -> Strategy:
     if priority is not None and priority not in PRIORITY_RANGE:
         top.fail("priority", "must be an integer 0..10000 or null")
     shared_target = parse_target(top)
+    top.mappings("detects")  # validated, not kept: access never reads it (detect and trigger do)
     return Strategy(
         id=strategy_id,
         bk_biz_id=bk_biz_id,
@@ -59,7 +60,6 @@ def parse_strategy(doc: Any, index: int | None = None) -> Strategy:
         update_time=_epoch(top, "update_time"),
         labels=top.strings("labels"),
         noise_reduce=_noise_reduce(top.child("notice").child("options").child("noise_reduce_config")),
-        detects=top.mappings("detects"),
     )
 
 
@@ -142,21 +142,21 @@ def _parse_algorithm(algorithm: Fields) -> Algorithm:
 
 def _no_data(config: Fields) -> NoDataConfig:
     # An empty `no_data_config` means "disabled" (the original raises on it, spec data-access §9.19).
-    return NoDataConfig(
+    return shared(NoDataConfig(
         is_enabled=config.flag("is_enabled", False),
         continuous=config.integer("continuous", 5, minimum=1),
         level=config.optional_integer("level"),
-    )
+    ))
 
 
 def _noise_reduce(config: Fields) -> NoiseReduceConfig | None:
     if not config.doc:
         return None
-    return NoiseReduceConfig(
+    return shared(NoiseReduceConfig(
         is_enabled=config.flag("is_enabled", False),
         dimensions=config.strings("dimensions"),
         count=config.integer("count", 1, minimum=0),
-    )
+    ))
 
 
 def _epoch(owner: Fields, key: str) -> int:

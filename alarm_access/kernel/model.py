@@ -4,8 +4,9 @@ Everything here is a frozen dataclass built from plain values. Nothing in this m
 reads settings. The shapes follow the original system's cached strategy JSON (spec data-access §2.1)
 and CMDB host cache; `alarm_access.formats` converts between that JSON and these types.
 
-JSON-ish sub-documents that access passes through without interpreting (detects, notice, algorithm
-configs, ...) are kept as ``Mapping``s; treat them as read-only.
+JSON-ish sub-documents that access passes through without interpreting (algorithm configs, functions, ...)
+are kept as ``Mapping``s; treat them as read-only: loaded values may share them (`adapters.orm`). What access
+never reads (`detects`, `notice` but its noise-reduce options, `actions`) is validated or not, never kept.
 """
 
 from __future__ import annotations
@@ -125,7 +126,6 @@ class Strategy:
     update_time: int = 0
     labels: tuple[str, ...] = ()
     noise_reduce: NoiseReduceConfig | None = None
-    detects: tuple[Mapping[str, Any], ...] = ()
 
 
 def topo_nodes_of(topo_link: Mapping[str, Any]) -> tuple[str, ...]:

@@ -4,14 +4,19 @@
 from memory and reloads at most once per `min_reload` seconds when asked for a group it does not know, or
 at a different `epoch`, so a Celery worker follows strategy edits without reloading per task. A failed
 reload keeps the previous state and raises (`SourceUnavailable`).
+
+`documents` holds the JSON of the strategies a pull may write a snapshot of: those with an item that inline
+thresholds can detect under `settings` (`records.threshold.item_thresholds`; a group is detected inline when
+all its items can, a batch sub-task's group being a subset of its items). The others are not read at all.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from alarm_access import metrics
 from alarm_access.access.data.grouping import build_groups
@@ -19,10 +24,15 @@ from alarm_access.access.data.ports import DataPorts
 from alarm_access.access.data.query import item_plan
 from alarm_access.kernel.errors import InvalidStrategy, SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup, Topology
+from alarm_access.kernel.settings import DataSettings
 from alarm_access.logs import ctx
 from alarm_access.records.enrich import TopologyIndex, index_topology
+from alarm_access.records.pipeline import gc_paused
+from alarm_access.records.threshold import item_thresholds
 
 logger = logging.getLogger("alarm_access.access.data")
+#: the default inline-threshold settings (the original's: inline detection on, for every strategy)
+DEFAULT_SETTINGS = DataSettings()
 
 
 def group_epoch(group: StrategyGroup) -> int:
@@ -31,10 +41,11 @@ def group_epoch(group: StrategyGroup) -> int:
 
 
 class GroupCatalog:
-    def __init__(self, ports: DataPorts, *, topology: bool = True, max_age: float = 60.0, min_reload: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ports: DataPorts, *, topology: bool = True, settings: DataSettings = DEFAULT_SETTINGS,
+                 max_age: float = 60.0, min_reload: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._ports = ports
         self._with_topology = topology
+        self._settings = settings
         self._max_age = max_age
         self._min_reload = min_reload
         self._clock = clock
@@ -46,15 +57,33 @@ class GroupCatalog:
         self._reported: set[tuple[str, int]] = set()
 
     def refresh(self) -> None:
+        self._load()
+        # What a refresh built lives until the next one: later collections need not traverse it again.
+        gc.collect()
+        gc.freeze()
+        self._loaded_at = self._clock()
+
+    @gc_paused  # millions of acyclic containers: the collector would traverse them again and again
+    def _load(self) -> None:
         strategies = self._ports.strategies.load_strategies()
         groups = {group.key: group for group in build_groups(strategies) if self._runnable(group)}
+        del strategies
         topology = index_topology(Topology())
         documents: dict[int, str] = {}
         if self._with_topology:
             topology = index_topology(self._ports.strategies.load_topology({g.bk_biz_id for g in groups.values()}))
-            documents = {int(doc["id"]): json.dumps(doc) for doc in self._ports.strategy_documents() if "id" in doc}
+            if wanted := self._snapshotted(groups.values()):
+                documents = {int(doc["id"]): json.dumps(doc) for doc in self._ports.strategy_documents(wanted)
+                             if "id" in doc}
         self.groups, self.topology, self.documents = groups, topology, documents
-        self._loaded_at = self._clock()
+
+    def _snapshotted(self, groups: Iterable[StrategyGroup]) -> set[int]:
+        """Ids of the strategies of `groups` a pull may write a snapshot of (see the module docstring)."""
+        if not self._settings.inline_threshold:
+            return set()
+        allowed = frozenset(self._settings.inline_strategy_ids)
+        return {strategy.id for group in groups for strategy, item in group.items
+                if (not allowed or strategy.id in allowed) and item_thresholds(item) is not None}
 
     def _runnable(self, group: StrategyGroup) -> bool:
         """Whether `group`'s queries can be run exactly (`access.data.query.item_plan`); a group that cannot is

@@ -6,7 +6,7 @@ Celery dispatcher); fakes in `adapters.memory`. Keep a port's contract in its do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alarm_access.kernel.model import QueryConfig, StrategyGroup
@@ -192,6 +192,7 @@ class DataPorts(Ports, Protocol):
         """Publishes pull jobs to the Celery broker; `ConfigError` when no broker URL is configured."""
         ...
 
-    def strategy_documents(self) -> list[dict[str, Any]]:
-        """Every stored strategy in the original cached JSON format (the strategy snapshot content)."""
+    def strategy_documents(self, strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+        """Every stored strategy (only those of `strategy_ids` when given) in the original cached JSON format
+        (the strategy snapshot content)."""
         ...

@@ -150,7 +150,7 @@ def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
     ports = cast("DataPorts", any_ports)
     celery = config.handler_type == HandlerType.CELERY
     # A Celery scheduler needs neither topology nor strategy documents: the workers load their own.
-    catalog = GroupCatalog(ports, topology=not celery, max_age=config.data.refresh_interval)
+    catalog = GroupCatalog(ports, topology=not celery, settings=config.data, max_age=config.data.refresh_interval)
     dispatcher: Dispatcher
     if celery:
         dispatcher = ports.celery_dispatcher()

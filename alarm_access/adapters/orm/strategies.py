@@ -5,26 +5,29 @@ pass-through sub-documents, and an `extra` column per level holding every input 
 reproduce exactly (unmodelled keys, and modelled keys whose input form differs from the column's, such as a
 string `update_time`). Contract: for any document `d` that `parse_strategy` accepts, the document dumped
 after `save_strategy_document(d)` contains every key of `d` with an equal JSON value; it may add modelled
-keys with their defaults. Reading goes back through `parse_strategy`, so there is one validation path.
+keys with their defaults. Reading goes back through `parse_strategy`, so there is one validation path; the
+rows are read back as documents by `strategy_rows` (the `*_KEYS` there are the columns' document keys).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
 
 from alarm_access import models as db
+from alarm_access.adapters.orm.strategy_rows import ITEM_KEYS, QC_KEYS, STRATEGY_KEYS, stored_documents
 from alarm_access.formats import parse_strategy
 from alarm_access.kernel.errors import InvalidStrategy
 from alarm_access.kernel.model import Strategy
 from alarm_access.logs import ctx
 
 logger = logging.getLogger(__name__)
+#: strategy ids per read of `strategy_documents(strategy_ids)` (SQLite binds at most 999 parameters in old builds)
+ID_CHUNK = 500
 
 
 def save_strategy_document(doc: Mapping[str, Any], index: int | None = None) -> Strategy:
@@ -46,30 +49,27 @@ def save_strategy_document(doc: Mapping[str, Any], index: int | None = None) -> 
     return strategy
 
 
-def strategy_documents() -> list[dict[str, Any]]:
-    """Every stored strategy in the original JSON format, ordered by id (3 queries in all)."""
-    return [_strategy_doc(row) for row in _strategy_rows()]
+def strategy_documents(strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """Every stored strategy (only those of `strategy_ids` when given) in the original JSON format, ordered by
+    id: 3 queries (per 500 ids with `strategy_ids`). The documents are the caller's own to edit."""
+    if strategy_ids is None:
+        return list(stored_documents({}, shared=False))
+    ids = sorted(set(strategy_ids))
+    return [doc for first in range(0, len(ids), ID_CHUNK)
+            for doc in stored_documents({"id__in": ids[first : first + ID_CHUNK]}, shared=False)]
 
 
 def load_strategies(enabled_only: bool = True) -> list[Strategy]:
     """Stored strategies as values, ordered by id; one that no longer parses (edited by hand) is logged and
-    skipped so that the others keep running. Runs 3 queries whatever the number of strategies."""
-    rows = _strategy_rows()
-    if enabled_only:
-        rows = rows.filter(is_enabled=True)
+    skipped so that the others keep running. Runs 3 queries whatever the number of strategies; the values
+    share their repeated sub-documents and strings (read-only, as every `Strategy`)."""
     strategies = []
-    for row in rows:
+    for doc in stored_documents({"is_enabled": True} if enabled_only else {}, shared=True):
         try:
-            strategies.append(parse_strategy(_strategy_doc(row)))
+            strategies.append(parse_strategy(doc))
         except InvalidStrategy as error:
-            logger.warning("skipping invalid stored strategy", extra=ctx(strategy_id=row.id, error=str(error)))
+            logger.warning("skipping invalid stored strategy", extra=ctx(strategy_id=doc["id"], error=str(error)))
     return strategies
-
-
-def _strategy_rows() -> QuerySet[db.Strategy]:
-    query_configs = Prefetch("query_configs", queryset=db.QueryConfig.objects.order_by("position"))
-    items = db.StrategyItem.objects.order_by("position").prefetch_related(query_configs)
-    return db.Strategy.objects.order_by("id").prefetch_related(Prefetch("items", queryset=items))
 
 
 def _strategy_row(doc: Mapping[str, Any], strategy: Strategy) -> db.Strategy:
@@ -93,17 +93,7 @@ def _strategy_row(doc: Mapping[str, Any], strategy: Strategy) -> db.Strategy:
 
 
 def _strategy_fields(row: db.Strategy) -> dict[str, Any]:
-    return {
-        "id": row.id, "type": row.type, "bk_biz_id": row.bk_biz_id, "scenario": row.scenario, "name": row.name,
-        "labels": row.labels, "is_enabled": row.is_enabled, "update_time": row.update_time,
-        "priority": row.priority, "priority_group_key": row.priority_group_key, "detects": row.detects,
-        "notice": row.notice, "actions": row.actions,
-    }  # fmt: skip
-
-
-def _strategy_doc(row: db.Strategy) -> dict[str, Any]:
-    items = [_item_doc(item) for item in row.items.all()]
-    return {**_strategy_fields(row), "items": items, **row.extra}
+    return {key: getattr(row, key) for key in STRATEGY_KEYS}
 
 
 def _item_row(strategy: db.Strategy, position: int, doc: Mapping[str, Any], update_time: int) -> db.StrategyItem:
@@ -125,19 +115,10 @@ def _item_row(strategy: db.Strategy, position: int, doc: Mapping[str, Any], upda
 
 
 def _item_fields(row: db.StrategyItem) -> dict[str, Any]:
-    fields = {
-        "id": row.item_id, "name": row.name, "expression": row.expression, "functions": row.functions,
-        "time_delay": row.time_delay, "algorithms": row.algorithms, "no_data_config": row.no_data_config,
-        "update_time": row.update_time,
-    }  # fmt: skip
+    fields = {key: getattr(row, column) for key, column in ITEM_KEYS}
     if row.target is not None:  # no own target: the item inherits the strategy-level one (older shape)
         fields["target"] = row.target
     return fields
-
-
-def _item_doc(row: db.StrategyItem) -> dict[str, Any]:
-    query_configs = [_qc_doc(qc) for qc in row.query_configs.all()]
-    return {**_item_fields(row), "query_configs": query_configs, **row.extra}
 
 
 def _qc_row(item: db.StrategyItem, position: int, doc: Mapping[str, Any]) -> db.QueryConfig:
@@ -165,18 +146,8 @@ def _qc_row(item: db.StrategyItem, position: int, doc: Mapping[str, Any]) -> db.
 
 def _qc_fields(row: db.QueryConfig) -> dict[str, Any]:
     fields: dict[str, Any] = {} if row.qc_id is None else {"id": row.qc_id}
-    fields.update(
-        data_source_label=row.data_source_label, data_type_label=row.data_type_label,
-        result_table_id=row.result_table_id, metric_field=row.metric_field, metric_id=row.metric_id,
-        alias=row.alias, agg_method=row.agg_method, agg_interval=row.agg_interval,
-        agg_dimension=row.agg_dimension, agg_condition=row.agg_condition, functions=row.functions,
-        time_field=row.time_field, promql=row.promql,
-    )  # fmt: skip
+    fields.update((key, getattr(row, key)) for key in QC_KEYS)
     return fields
-
-
-def _qc_doc(row: db.QueryConfig) -> dict[str, Any]:
-    return {**_qc_fields(row), **row.extra}
 
 
 def _unreproduced(doc: Mapping[str, Any], fields: Mapping[str, Any], children: str = "") -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +97,10 @@ def _check_one_security_per_bootstrap(routes: Sequence[TopicRoute]) -> None:
                               f"{route.data_id} disagree on the security settings of bootstrap {route.bootstrap}")
 
 
-def load_strategy_documents() -> list[dict[str, Any]]:
+def load_strategy_documents(strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """`orm.strategy_documents(strategy_ids)`; a database error is `SourceUnavailable`."""
     close_old_connections()
     try:
-        return strategy_documents()
+        return strategy_documents(strategy_ids)
     except DatabaseError as exc:
         raise SourceUnavailable(f"strategy database failed: {exc}") from exc

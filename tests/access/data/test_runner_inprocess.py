@@ -89,7 +89,7 @@ class World:
     def celery_dispatcher(self) -> Dispatcher:
         raise ConfigError("no broker in process")
 
-    def strategy_documents(self) -> list[dict[str, Any]]:
+    def strategy_documents(self, strategy_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
         return []
 
     # --- BatchPublisher ------------------------------------------------------------------------------------

@@ -103,6 +103,28 @@ def test_load_strategies_runs_a_constant_number_of_queries(django_assert_num_que
     assert len(strategies) == 20 and all(len(s.items[0].query_configs) == 2 for s in strategies)
 
 
+def test_the_documents_of_some_strategies_are_those_of_the_whole_dump() -> None:
+    _save_all(load_json("strategies_v3.json"))
+    everything = strategy_documents()
+
+    assert strategy_documents([42]) == [everything[1]]
+    assert strategy_documents([42, 7, 1]) == everything  # ordered by id; an unknown id is no document
+    assert strategy_documents([]) == []
+
+
+def test_loaded_strategies_share_equal_sub_documents_and_dumped_documents_do_not() -> None:
+    template = load_json("strategies_v3.json")[1]
+    _save_all([{**copy.deepcopy(template), "id": strategy_id, "is_enabled": True} for strategy_id in (100, 101)])
+
+    first, second = load_strategies()
+    assert first.items[0].algorithms[0].config is second.items[0].algorithms[0].config
+    assert first.items[0].target[0][0].values[0] is second.items[0].target[0][0].values[0]
+    assert first.items[0].query_configs[0].agg_dimension is second.items[0].query_configs[0].agg_dimension
+    mine, other = strategy_documents()
+    mine["items"][0]["algorithms"][0]["config"][0].append({"threshold": 1, "method": "lt"})
+    assert other["items"][0]["algorithms"][0]["config"] == [[{"threshold": 80, "method": "gte"}]]
+
+
 def test_load_strategies_skips_a_row_that_no_longer_parses(caplog: pytest.LogCaptureFixture) -> None:
     _save_all(load_json("strategies_v3.json"))
     db.Strategy.objects.filter(id=42).update(is_enabled=True)
