@@ -1,4 +1,5 @@
-"""HTTP endpoint for Prometheus scraping and probes: `/metrics`, `/healthz` (alive), `/readyz` (ready).
+"""HTTP endpoint for Prometheus scraping, probes and people: `/metrics`, `/healthz` (alive), `/readyz`
+(ready), and — when given a status source — `/status` (HTML, `?q=` filters by strategy id) and `/status.json`.
 
 `/healthz` answers 200 while the service loop runs; `/readyz` answers 200 only when the last cycle
 succeeded (sources and sinks answered), 503 otherwise — what a Kubernetes readiness probe wants.
@@ -9,14 +10,20 @@ a Celery worker's `/metrics` (`tasks`) binds the same address.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alarm_access.metrics import REGISTRY
+from alarm_access.status.model import StatusSnapshot, snapshot_to_dict
+from alarm_access.status.render import status_page
+
+Route = Callable[[dict[str, list[str]]], tuple[int, str, bytes]]
 
 METRICS_ADDR_ENV = "ALARM_ACCESS_METRICS_ADDR"
 DEFAULT_METRICS_ADDR = "0.0.0.0"
@@ -28,21 +35,29 @@ def metrics_addr() -> str:
 
 
 class HealthServer:
-    """Serves the three endpoints on `host` (default `metrics_addr()`):`port` in a daemon thread until `stop()`."""
+    """Serves the endpoints on `host` (default `metrics_addr()`):`port` in a daemon thread until `stop()`;
+    `/status` and `/status.json` only with `status` (each request takes a fresh snapshot)."""
 
     def __init__(self, port: int, is_alive: Callable[[], bool], is_ready: Callable[[], bool],
-                 host: str | None = None) -> None:
-        routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
-            "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)),
-            "/healthz": lambda: _probe(is_alive()),
-            "/readyz": lambda: _probe(is_ready()),
+                 host: str | None = None, status: Callable[[], StatusSnapshot] | None = None) -> None:
+        routes: dict[str, Route] = {
+            "/metrics": lambda _: (200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)),
+            "/healthz": lambda _: _probe(is_alive()),
+            "/readyz": lambda _: _probe(is_ready()),
         }
+        if status is not None:
+            routes["/status"] = lambda query: (200, "text/html; charset=utf-8", status_page(
+                status(), query.get("q", [""])[0]).encode())
+            routes["/status.json"] = lambda _: (200, "application/json", json.dumps(
+                snapshot_to_dict(status())).encode())
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                route = routes.get(self.path.split("?", 1)[0])
-                status, content_type, body = route() if route else (404, "text/plain", b"not found\n")
-                self.send_response(status)
+                url = urlsplit(self.path)
+                route = routes.get(url.path)
+                code, content_type, body = (route(parse_qs(url.query)) if route
+                                            else (404, "text/plain", b"not found\n"))
+                self.send_response(code)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -82,6 +82,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
+# The admin's "Access status" page: base URLs of the `run_access --metrics-port` servers whose /status.json it shows
+ALARM_ACCESS_STATUS_URLS = [url.strip() for url in os.environ.get("ALARM_ACCESS_STATUS_URLS", "").split(",")
+                            if url.strip()]
+
 # Raw access settings; `alarm_access.kernel.config.AccessConfig.build` validates and freezes them.
 ALARM_ACCESS: dict[str, Any] = {
     "REDIS_URL": os.environ.get("REDIS_URL", ""),

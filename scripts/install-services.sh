@@ -2,12 +2,15 @@
 # Installs the service binaries the integration tests start themselves (idempotent; needs root and apt).
 #   victoria-metrics: the Prometheus-compatible TSDB of tests/services/victoria.py
 #   etcd-server: the hash ring's membership store of tests/services/etcd.py (the tests start their own)
+#   chromium: the headless browser of tests/e2e/test_status_page.py (Playwright drives Debian's build; it
+#             downloads no browser of its own)
 #   prometheus: only for its promtool, which checks deploy/prometheus/*.yml (tests/test_deploy.py)
 set -euo pipefail
 
 missing=()
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then

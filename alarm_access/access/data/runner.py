@@ -39,6 +39,7 @@ from alarm_access.access.data.jobs import Fence, FencedOut, PullJob
 from alarm_access.access.data.ports import DataPorts
 from alarm_access.access.data.pull import PullExtras, PullReport, pull_group
 from alarm_access.access.data.split import BatchSplitter
+from alarm_access.access.data.status import DataStatus
 from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import AccessError, StoreUnavailable
 from alarm_access.kernel.model import StrategyGroup
@@ -55,8 +56,11 @@ def _token_budget(window_budget: int, interval: int) -> int:
 
 class PullRunner:
     def __init__(self, config: AccessConfig, ports: DataPorts, catalog: GroupCatalog, *, inline: bool = False,
-                 clock: Callable[[], float] = time.time, splitter: BatchSplitter | None = None) -> None:
+                 clock: Callable[[], float] = time.time, splitter: BatchSplitter | None = None,
+                 status: DataStatus | None = None) -> None:
         self._inline = inline
+        #: inline (`-H process`): the status page is told each pull's outcome
+        self._status = status
         self._splitter = splitter
         self._config = config
         self._settings = config.data
@@ -79,6 +83,8 @@ class PullRunner:
             return self._skip(job, "stale_slot", group)
         if self._store_down == job.now:  # the error was logged once, with the group that met it
             metrics.DATA_PROCESS_COUNT.labels("failed", StoreUnavailable.__name__).inc()
+            if self._status is not None:
+                self._status.failed(group.key, StoreUnavailable("Redis is down: not pulled in this cycle"))
             return False
         started = time.perf_counter()
         try:
@@ -90,6 +96,8 @@ class PullRunner:
             logger.error("group pull failed: %s", exc, exc_info=not expected,
                          extra=ctx(sgk=group.key, strategy_ids=_ids(group), slot=job.slot, error=type(exc).__name__))
             metrics.DATA_PROCESS_COUNT.labels("failed", type(exc).__name__).inc()
+            if self._status is not None:
+                self._status.failed(group.key, exc)
             if self._inline and isinstance(exc, StoreUnavailable):
                 self._store_down = job.now
                 logger.error("Redis is down: the cycle's remaining groups fail without a pull",
@@ -107,7 +115,7 @@ class PullRunner:
             logger.warning("circuit breaking: %s", "group not pulled" if kept is None else "items left out",
                            extra=ctx(sgk=group.key, strategy_ids=_ids(group), broken_items=broken))
             if kept is None:
-                return True
+                return self._skip(job, "circuit_broken", group, counted=True)
             group = kept
         fence = guards.lock(group.key, job.slot, settings.lock_ttl, take_over=self._inline)
         if fence is None:
@@ -120,7 +128,7 @@ class PullRunner:
             if guards.tokens_left(group.key, budget) <= 0:
                 metrics.TOKEN_FORBIDDEN.inc()
                 logger.warning("no query-time token left, pull skipped", extra=ctx(sgk=group.key, slot=job.slot))
-                return True
+                return self._skip(job, "no_tokens", group, counted=True)
             holder = ""
             if settings.source_concurrency:
                 holder = guards.take_source_slot(group.source, settings.source_concurrency, settings.lock_ttl) or ""
@@ -129,10 +137,13 @@ class PullRunner:
                     logger.warning("source concurrency limit reached, pull skipped",
                                    extra=ctx(sgk=group.key, source=":".join(group.source), slot=job.slot,
                                              limit=settings.source_concurrency))
-                    return True
+                    return self._skip(job, "source_limited", group, counted=True)
             started = time.perf_counter()
             try:
-                handed_off = self._pull(job, group, fence).batches > 0
+                report = self._pull(job, group, fence)
+                handed_off = report.batches > 0
+                if self._status is not None:
+                    self._status.pulled(group.key, sum(report.pushed.values()))
             finally:
                 if not _store_failed():
                     if holder:
@@ -160,7 +171,13 @@ class PullRunner:
         return pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,
                    topology=self._catalog.topology, settings=self._settings, extras=extras)
 
-    def _skip(self, job: PullJob, reason: str, group: StrategyGroup | None = None, detail: str = "") -> bool:
+    def _skip(self, job: PullJob, reason: str, group: StrategyGroup | None = None, detail: str = "", *,
+              counted: bool = False) -> bool:
+        """A refusal: counted and logged here unless `counted` (the guard did both), told to the status page."""
+        if self._status is not None:
+            self._status.skipped(job.group_key, reason)
+        if counted:
+            return True
         metrics.DATA_PULLS_SKIPPED.labels(reason).inc()
         logger.warning("pull skipped: %s", reason, extra=ctx(sgk=job.group_key, slot=job.slot, epoch=job.epoch,
                                                              strategy_ids=_ids(group) if group else "-",

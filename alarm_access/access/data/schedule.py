@@ -82,6 +82,10 @@ class Schedule:
             changed.add(key)
         return changed, removed
 
+    def next_slots(self) -> dict[str, int]:
+        """Every scheduled group's next slot start (for the status page)."""
+        return {key: entry.next_slot for key, entry in self._entries.items()}
+
     def next_due(self) -> int | None:
         """Epoch second at which the next slot starts (None when there are no groups)."""
         self._drop_stale()

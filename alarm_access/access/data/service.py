@@ -22,6 +22,7 @@ from alarm_access.access.data.jobs import Dispatcher, InlineDispatcher, PullJob
 from alarm_access.access.data.ports import DataPorts
 from alarm_access.access.data.runner import PullRunner
 from alarm_access.access.data.schedule import DueSlot, Schedule
+from alarm_access.access.data.status import DataStatus
 from alarm_access.kernel.config import AccessConfig, HandlerType
 from alarm_access.kernel.errors import AccessError
 from alarm_access.kernel.model import StrategyGroup
@@ -30,6 +31,7 @@ from alarm_access.logs import ctx
 from alarm_access.ring.membership import RingMember, RingPorts
 from alarm_access.ring.ownership import ownership_key
 from alarm_access.runtime import CycleOutcome, LoopLimits, LoopService, Service
+from alarm_access.status.collect import BOARD
 
 logger = logging.getLogger("alarm_access.access.data")
 
@@ -37,9 +39,9 @@ logger = logging.getLogger("alarm_access.access.data")
 class DataAccess:
     """The cycle of the `data` service. Not thread-safe: one loop thread calls `cycle`."""
 
-    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher,
-                 ring: RingMember | None = None, last_runs: Callable[[list[str]], dict[str, int]] | None = None
-                 ) -> None:
+    def __init__(self, config: AccessConfig, catalog: GroupCatalog, dispatcher: Dispatcher, *,
+                 ring: RingMember | None = None, last_runs: Callable[[list[str]], dict[str, int]] | None = None,
+                 status: DataStatus | None = None) -> None:
         self._config = config
         self._settings = config.data
         self._catalog = catalog
@@ -51,12 +53,17 @@ class DataAccess:
         self._schedule = Schedule()
         self._next_refresh = 0
         self._qos_sources = config.data.qos_source_labels
+        #: the status page's view of this process (`access.data.status`); with -H celery it sees publishes
+        self._status = status
+        self._celery = config.handler_type == HandlerType.CELERY
 
     def cycle(self, now: float) -> CycleOutcome:
         tick = int(now)
         ok = True
         if self._ring is not None and self._ring.tick(now):
             self._sync(tick)
+        if self._ring is not None and self._status is not None:
+            self._status.ring(self._ring)
         if tick >= self._next_refresh:
             ok = self._refresh(tick)
         if self._config.once:
@@ -103,6 +110,8 @@ class DataAccess:
         if self._ring is not None:  # a group newly ours (a handover, or a restart) that had an owner before
             self._observe_handover([groups[key] for key in changed - before], tick)
         metrics.GROUPS.set(len(groups))
+        if self._status is not None:
+            self._status.served(groups.values(), self._schedule.next_slots())
         if self._ring is not None:
             split = self._settings.ring_split_groups
             metrics.RING_OWNED_KEYS.labels(self._config.access_type.value).set(len({
@@ -136,7 +145,12 @@ class DataAccess:
         metrics.SLOT_LATENESS.observe(slot.lateness)
         job = PullJob(group.key, slot.slot, tick, group.interval, group_epoch(group),
                       qos=group.source in self._qos_sources)
-        return self._dispatcher.submit(job)
+        if self._status is not None:
+            self._status.next_slot(group.key, slot.slot + slot.interval)
+        submitted = self._dispatcher.submit(job)
+        if self._status is not None and self._celery:  # inline, the runner reports the pull itself
+            self._status.published(group.key, submitted)
+        return submitted
 
     def close(self) -> None:
         if self._ring is not None:  # peers take this member's groups over now, not after the lease TTL
@@ -151,14 +165,15 @@ def build_data_service(config: AccessConfig, any_ports: Ports) -> Service:
     celery = config.handler_type == HandlerType.CELERY
     # A Celery scheduler needs neither topology nor strategy documents: the workers load their own.
     catalog = GroupCatalog(ports, topology=not celery, settings=config.data, max_age=config.data.refresh_interval)
+    status = DataStatus(BOARD)
     dispatcher: Dispatcher
     if celery:
         dispatcher = ports.celery_dispatcher()
     else:
-        dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True).run)
+        dispatcher = InlineDispatcher(PullRunner(config, ports, catalog, inline=True, status=status).run)
     ring = cast("RingPorts", any_ports).ring_member() if config.hash_ring else None
     access = DataAccess(config, catalog, dispatcher, ring=ring,
-                        last_runs=ports.record_sink.last_runs if ring is not None else None)
+                        last_runs=ports.record_sink.last_runs if ring is not None else None, status=status)
 
     def close() -> None:
         try:

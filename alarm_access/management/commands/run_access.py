@@ -46,8 +46,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
                             help="data: minimum seconds between the starts of two scheduler cycles (default 1); "
                                  "event: not used (the consumer polls without pause)")
         parser.add_argument("--metrics-port", type=int,
-                            help="serve /metrics, /healthz and /readyz on this port (0: off; default from "
-                                 "ALARM_ACCESS_METRICS_PORT)")
+                            help="serve /metrics, /healthz, /readyz and the status page /status on this port "
+                                 "(0: off; default from ALARM_ACCESS_METRICS_PORT)")
         parser.add_argument("--session-ttl", type=float, default=60.0,
                             help="--hash-ring 1: seconds a member's lease lives without a heartbeat (default 60; "
                                  "renewed every third of it; a dead member's work moves within about two)")
@@ -56,6 +56,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
         # imported here, not at the top: `--help` and argument errors answer without loading every client library
         from alarm_access.bootstrap import build_service
         from alarm_access.health import HealthServer
+        from alarm_access.status.collect import StatusSource
 
         try:
             config = AccessConfig.build(settings.ALARM_ACCESS, options)
@@ -67,7 +68,9 @@ class Command(OneLineErrorsMixin, BaseCommand):
         health = None
         if config.metrics_port:
             try:  # the port is bound here: in use or not allowed is a start-up error, not a traceback
-                health = HealthServer(config.metrics_port, is_alive=service.is_alive, is_ready=service.is_ready)
+                status = StatusSource(config.access_type.value, config.handler_type.value, service.is_ready)
+                health = HealthServer(config.metrics_port, is_alive=service.is_alive, is_ready=service.is_ready,
+                                      status=status.snapshot)
             except OSError as exc:
                 raise CommandError(f"--metrics-port {config.metrics_port}: {exc.strerror or exc}",
                                    returncode=EXIT_USAGE) from None
