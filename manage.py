@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for alarm-access (`python manage.py run_access ...`)."""
 
+import faulthandler
 import os
 import signal
 import sys
@@ -22,6 +23,8 @@ def exit_on_stop_signals() -> None:
 def main() -> None:
     if sys.argv[1:2] == ["run_access"]:
         exit_on_stop_signals()
+        # `kill -USR1 <pid>` prints every thread's stack to stderr: what a process that does not stop is doing
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alarm_access_project.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line

@@ -115,7 +115,16 @@ def test_sigterm_during_start_up_exits_zero(env: AccessEnv, delay: float) -> Non
     a loaded machine that took longer than 0.1 s.)"""
     process = env.spawn("run_access", "--access-type", "data", "--min-interval", "0.5")
     time.sleep(delay)
-    assert stop(process, signal.SIGTERM, timeout=15) == 0, env.log()
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)  # its threads' stacks, into the log (manage.py's faulthandler)
+        time.sleep(1)
+        process.kill()
+        process.wait()
+        raise AssertionError(f"no exit within 15 s of SIGTERM at {delay} s:\n{env.log()[-6000:]}") from None
+    assert code == 0, env.log()
     assert "Traceback" not in env.log()
 
 
