@@ -73,9 +73,14 @@ def time_offset(value: Any, now: float | None = None) -> int:
     if unit in _UNITS:
         try:
             return -int(float(amount) * _UNITS[unit])
-        except ValueError:
+        except (ValueError, OverflowError):
             return -1
-    months = int(float(amount)) * (1 if unit == "M" else 12)
+    if unit not in "My":  # e.g. "1hour": the original's pattern matches a prefix; its parse then fails
+        return 0
+    try:
+        months = int(float(amount)) * (1 if unit == "M" else 12)
+    except (ValueError, OverflowError):
+        return -1
     current = datetime.fromtimestamp(time_now() if now is None else now, UTC)
     return int((_months_back(current, months) - current).total_seconds())
 

@@ -12,7 +12,7 @@ from alarm_access.records.functions import UnsupportedFunction, compile_function
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("1d", -86400), ("-2h", 7200), ("0.5h", -1800), ("1w", -604800), ("30m", -1800), ("10s", -10),
-    ("", 0), ("yesterday", 0), ("d1", 0), (3600, 3600), (True, 0),
+    ("", 0), ("yesterday", 0), ("d1", 0), (3600, 3600), (True, 0), ("1hour", 0), ("2dy", -1), ("9" * 400 + "d", -1),
 ])
 def test_time_offset_as_the_original(value: object, expected: int) -> None:
     assert time_offset(value) == expected

@@ -96,6 +96,10 @@ class AlertReceiver:
         if taken < self._max_in_flight:
             logger.error("alert requests still in flight at close", extra=ctx(count=self._max_in_flight - taken))
 
+    def release(self) -> None:
+        """Close the listening socket of a receiver that will not be started (a start-up failure after it)."""
+        self._server.server_close()
+
     def start(self) -> None:
         metrics.UP.labels(self.name).set(1)
         metrics.READY.labels(self.name).set(1)
@@ -252,7 +256,12 @@ def build_alert_service(config: AccessConfig, ports: Ports) -> Service:
     delivery: Delivery = (PublishingDelivery("alert", cast("PublisherPorts", ports).stream_publisher())
                           if config.handler_type == HandlerType.CELERY else AlertStreamDelivery(ingestor, routes))
     kafka = [source for _, source in settings.kafka_sources]
-    streams = alert_ports.alert_streams(kafka, [source for _, source in settings.redis_sources])
+    try:
+        streams = alert_ports.alert_streams(kafka, [source for _, source in settings.redis_sources])
+    except BaseException:  # e.g. Redis down while the lists are recovered: release the bound port and the ports
+        receiver.release()
+        alert_ports.close()
+        raise
     access = StreamAccess("alert", lambda: streams, delivery, Polling(settings.batch_size, settings.poll_timeout),
                           _nothing)
     limits = LoopLimits(once=config.once, max_cycles=config.max_cycles, max_uptime=config.max_uptime,

@@ -5,12 +5,12 @@ With `ALARM_ACCESS_DATA_BATCH_THRESHOLD` > 0, `BoundedPull` replaces the one que
 
 1. the window is queried in **time slices of whole buckets** through the pull's `Fetch` (whatever query
    function `pull_group` uses). A slice is sized from the group's density (points per bucket, remembered
-   from its previous pull): about `batch_size` points, or the whole rest of the window when that fits under
-   the threshold. The density is counted per step that holds data (points / distinct bucket times), so a
-   window whose data fills only its newest buckets is not mistaken for a sparse one. A group this process
-   has not pulled yet is probed with one step, then two, then `PROBE_MAX_STEPS` per slice while the slices
-   come back empty; a group whose last pull found nothing is queried whole, as before (an empty group costs
-   one query per pull, not a probe);
+   from its previous pulls, halved by each emptier one): about `batch_size` points, or the whole rest of
+   the window when that fits under the threshold. The density is counted per step that holds data (points
+   / distinct steps of their times), so a window whose data fills only its newest buckets is not mistaken for
+   a sparse one. A group this process has not pulled yet is probed with one step, then two, then
+   `PROBE_MAX_STEPS` per slice while the slices come back empty; a group whose pulls keep finding nothing
+   decays to being queried whole (an empty group costs one query per pull, not a probe);
 2. while the points fetched so far, plus what the density predicts for the rest of the window, stay
    within the threshold, they are kept and delivered as before: one `deliver_points`, one transaction with
    the checkpoint. A small pull is unchanged (one query, once the group's density is known);
@@ -156,7 +156,10 @@ class BoundedPull:
                                      probe=probe)
             points = fetch(cursor, boundary)
             partial = partial or points.is_partial
-            peak = self._density[group.key] = max(peak, _density(points, step))
+            peak = max(peak, _density(points, step))
+            # halved, not forgotten, by an emptier pull: one empty pull (an outage) must not make the next
+            # pull of a dense group one unbounded query; a group that stays empty still decays to one query
+            self._density[group.key] = max(peak, (remembered or 0.0) / 2)
             probe = min(probe * 2, PROBE_MAX_STEPS)
             cursor = boundary
             if batches is None:

@@ -59,6 +59,7 @@ class GroupCatalog:
     def refresh(self) -> None:
         self._load()
         # What a refresh built lives until the next one: later collections need not traverse it again.
+        gc.unfreeze()  # what an earlier refresh froze gets looked at once more (else its garbage never goes)
         gc.collect()
         gc.freeze()
         self._loaded_at = self._clock()

@@ -155,8 +155,9 @@ def _fetcher(group: StrategyGroup, plan: ItemPlan, source: TimeSeriesSource, set
     counted per source.
 
     A partial answer (spec §3.13) is counted and logged with a sample point; for a group holding a strategy of
-    `double_check_strategy_ids` it raises `SourceUnavailable`: nothing of the pull is delivered, and neither
-    the checkpoint nor the heartbeat moves, so nodata reads "access is down", not "no data" (the original
+    `double_check_strategy_ids` it raises `SourceUnavailable`: nothing more of the pull is delivered (a pull
+    delivered in batches keeps the batches before that slice, with their dedupe state), and neither the
+    checkpoint nor the heartbeat moves, so nodata reads "access is down", not "no data" (the original
     delivered an empty pull instead).
     """
     labels = group.query_config.source

@@ -79,8 +79,8 @@ def item_plan(item: Item, entry: str, *, now: float | None = None) -> ItemPlan:
     try:
         shared = compile_functions(item.functions, now=now)
         configs = tuple((storage_config(qc), compile_functions(qc.functions, now=now)) for qc in qcs)
-    except UnsupportedFunction as error:
-        raise InvalidStrategy(entry, "functions", str(error)) from error
+    except (UnsupportedFunction, ValueError, OverflowError, TypeError) as error:
+        raise InvalidStrategy(entry, "functions", str(error) or type(error).__name__) from error
     aliases = [value_key(qc).lower() for qc in qcs]
     text = item.expression.strip()
     expression = None

@@ -8,6 +8,9 @@ the time-point limit (a replay wants every bucket of its range).
 
 - dry run (`push=False`): no dedupe state is read — the records are what a live run produced for the range,
   with the same record ids — and nothing is written;
+The range ends at the last closed bucket (as a live pull's window does), and priority inhibition is not
+applied: the replayed records are not judged against, nor written as, priority claims.
+
 - `push=True`: the stored dedupe state is read and the records are delivered with it like one batch of a
   bounded pull (`RecordSink.deliver(final=False)`): records, nodata copies and dedupe state in one
   transaction, but never the checkpoint, the run heartbeat or the slot mark — a replay does not move the
@@ -18,6 +21,7 @@ the time-point limit (a replay wants every bucket of its range).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +33,6 @@ from alarm_access.kernel.settings import DataSettings
 from alarm_access.records import pipeline
 from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.filters import expire_after
-from alarm_access.records.priority import priority_group_keys
 from alarm_access.records.standardize import point_time
 
 
@@ -55,19 +58,28 @@ def chunks(group: StrategyGroup, start: int, end: int) -> Iterator[tuple[int, in
         cursor = stop
 
 
+def closed_until(group: StrategyGroup, settings: DataSettings, now: float) -> int:
+    """The end of the last bucket a live pull at `now` would read (`schedule.query_window`'s `until`): a
+    replay never reads a bucket still filling — its dedupe state would make the live pull drop the whole one."""
+    delay = settings.time_delay + max(item.time_delay for _, item in group.items)
+    until = int(now) - delay
+    return until - until % group.interval
+
+
 def replay_group(group: StrategyGroup, start: int, end: int, *, source: TimeSeriesSource, sink: RecordSink,
                  topology: TopologyIndex, settings: DataSettings, push: bool) -> Iterator[ReplayChunk]:
     """Replay `group` over `[start, end)`, chunk by chunk (module docstring); raises as `pull_group`."""
     plan_settings = pipeline.PipelineSettings(max_time_points=0,
                                               disabled_host_states=frozenset(settings.disabled_host_states))
-    for chunk_start, chunk_end in chunks(group, start, end):
+    for chunk_start, chunk_end in chunks(group, start, min(end, closed_until(group, settings, time.time()))):
         points = query_item(item_plan(group.first_item, f"strategy group {group.key}", now=chunk_end),
                             source, chunk_start, chunk_end)
         seen = sink.read_seen(group, {point_time(p) for p in points} - {None}) if push else {}
-        priorities = sink.read_priority(priority_group_keys(group)) if push else {}
+        # no priority state in, none out: past claims would overwrite the live ones (and be judged by them)
         result = pipeline.run(group, points, now=chunk_end, topology_index=topology, seen_record_ids=seen,
-                              priority_state=priorities, settings=plan_settings, access_time=time.time(),
+                              priority_state={}, settings=plan_settings, access_time=time.time(),
                               is_partial=points.is_partial)
         if push:
-            sink.deliver(result, group, checkpoint=0, now=chunk_end, final=False)
+            sink.deliver(dataclasses.replace(result, priority_writes=()), group, checkpoint=0, now=chunk_end,
+                         final=False)
         yield ReplayChunk(group.key, chunk_start, chunk_end, dict(result.data), dict(result.drops), len(points))

@@ -177,3 +177,13 @@ def test_a_pull_failing_between_batches_is_completed_by_the_next_without_duplica
 def test_next_boundary(density: float | None, room: int, expected: int) -> None:
     assert next_boundary(0, 600, 60, density, room=room, batch_size=60) == expected
     assert next_boundary(0, 600, 60, None, room=room, batch_size=60, probe=4) == 240
+
+
+def test_an_empty_pull_halves_the_remembered_density_instead_of_forgetting_it() -> None:
+    g, bounded = a_group(), BoundedPull(SETTINGS)
+    pull(g, MemorySource(points()), RecordingSink(), bounded)
+    pull(g, MemorySource([]), RecordingSink(), bounded, now=NOW + 1, fence=Fence(g.key, 1, NOW + 1))
+    source = MemorySource(points())
+    pull(g, source, RecordingSink(), bounded, now=NOW + 2, fence=Fence(g.key, 1, NOW + 2))
+    sizes = [len(source.query(qc, start, end)) for qc, start, end in list(source.calls)]
+    assert len(sizes) > 1 and max(sizes) <= 2 * SETTINGS.batch_size  # not the whole window in one query
