@@ -11,9 +11,10 @@ For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak),
   `PUSH_CHUNK`), with no processing — what any implementation pays at least.
 
 With `--batch-threshold N` (> 0) the pull goes through `access.data.bounded.BoundedPull` as in `-H process`
-with `ALARM_ACCESS_DATA_BATCH_THRESHOLD=N`: the response is held as one zlib-compressed JSON document per bucket, each query
-of a time slice decodes only its buckets, and batches of whole buckets are delivered as they come; the floor
-decompresses and decodes each bucket's document and pushes that bucket's record bytes, bucket by bucket.
+with `ALARM_ACCESS_DATA_BATCH_THRESHOLD=N`: the response is held as one zlib-compressed JSON document per
+bucket, each query of a time slice decodes only its buckets, and batches of whole buckets are delivered as they
+come; the floor decompresses and decodes each bucket's document and pushes that bucket's record bytes, bucket by
+bucket.
 
 Prints one JSON line per size. Every key is written under a unique prefix and deleted afterwards.
 Nothing is asserted: the figures depend on the machine.
