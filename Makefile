@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint unit lock clean
+.PHONY: install run test lint unit reliability lock clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,15 @@ test: install
 	bash scripts/ensure-services.sh
 	$(MAKE) lint
 	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -p no:cacheprovider --durations=20
+
+# The release check of the reliability suite (tests/reliability; README "Reliability"): 20 kill -9 and SIGTERM
+# trials per access type, 3 of each outage (Redis stopped and paused 30 s, the broker cut 15 s); prints one JSON
+# line per scenario at the end.
+reliability: install
+	bash scripts/ensure-services.sh
+	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) RELIABILITY_TRIALS=20 RELIABILITY_FAULT_TRIALS=3 \
+	RELIABILITY_REDIS_DOWN_S=30 RELIABILITY_PAUSE_S=30 RELIABILITY_BROKER_DOWN_S=15 \
+	$(PY) -m pytest -q -p no:cacheprovider -o timeout=3600 tests/reliability
 
 unit: install
 	$(PY) -m pytest -q -m "not integration"

@@ -267,19 +267,21 @@ def test_two_disks_full_of_one_host_in_one_second_both_reach_detect_and_a_replay
     assert world.redis.llen(key) == 2
 
 
+def malformed(index: int, at: float) -> bytes | None:
+    """Message `index` of a stream with 1% malformed ones (None: a good one, `disk_full(index, at)`): every
+    100th is one of five kinds, in turn, that must be dead-lettered with its reason."""
+    if index % 100 != 99:
+        return None
+    kinds = [b"{not json", b"", json.dumps([1, 2]).encode(),
+             gse({"type": 6, "host": "10.0.0.1", "disk": "/x", "file_system": "/dev/vdb"}, at),  # no `free`
+             json.dumps({"value": [{"extra": {"type": 2, "host": "nope"}, "event_time": "x"}]}).encode()]
+    return kinds[index // 100 % len(kinds)]
+
+
 def test_malformed_messages_go_to_the_dead_letter_topic(world: EventWorld) -> None:
     at = time.time() - 5
-    malformed = [b"{not json", b"", json.dumps([1, 2]).encode(),
-                 gse({"type": 6, "host": "10.0.0.1", "disk": "/x", "file_system": "/dev/vdb"}, at),  # no `free`
-                 json.dumps({"value": [{"extra": {"type": 2, "host": "nope"}, "event_time": "x"}]}).encode()]
-    values: list[bytes] = []
-    bad = 0
-    for index in range(SIZE):
-        if index % 100 == 99:
-            values.append(malformed[bad % len(malformed)])
-            bad += 1
-        else:
-            values.append(disk_full(index, at))
+    values = [disk_full(i, at) if malformed(i, at) is None else malformed(i, at) for i in range(SIZE)]
+    bad = sum(1 for index in range(SIZE) if malformed(index, at) is not None)
     produce(world.bootstrap, world.topics["base"], values)
     process = world.env.spawn("run_access", "--access-type", "event")
     key = world.key("detect.anomaly.list.23.23")

