@@ -19,7 +19,7 @@ import redis
 from alarm_access.access.data.ports import TimeSeriesSource
 from alarm_access.access.incident.ports import IncidentSource
 from alarm_access.access.real_time_data.routing import TableTopic
-from alarm_access.access.registry import spec_for
+from alarm_access.access.registry import REGISTRY
 from alarm_access.adapters.aiops.client import HttpIncidentApi
 from alarm_access.adapters.celery.app import make_celery_app
 from alarm_access.adapters.celery.dispatch import CeleryDispatcher
@@ -321,7 +321,5 @@ class AdapterPorts:
 
 
 def build_service(config: AccessConfig) -> Service:
-    """The service for `config`; `ConfigError` when its access type/dispatcher/ring is not available."""
-    spec = spec_for(config)
-    assert spec.build is not None  # spec_for refuses specs without a builder
-    return spec.build(config, AdapterPorts(config))
+    """The service for `config` (any access type, handler type and ring mode)."""
+    return REGISTRY[config.access_type].build(config, AdapterPorts(config))

@@ -1,13 +1,12 @@
 """The registry of access types: one entry per `--access-type`, kept as data.
 
-`REGISTRY[access_type].build(config, ports)` makes the service that `run_access` supervises; `build` is
-None for access types whose handler is not built yet, and `dispatchers` lists the `--handler-type`
-values the handler supports; `preview` is the dry run of `manage.py access_preview` (None: not built).
-A new access type is one package under `alarm_access.access` plus one entry here.
+`REGISTRY[access_type].build(config, ports)` makes the service that `run_access` supervises, for either
+`--handler-type` and either `--hash-ring` (every access type supports all four); `preview` is the dry run
+of `manage.py access_preview`. A new access type is one package under `alarm_access.access` plus one entry
+here, with both handlers and both ring modes: `tests/access/test_registry.py` holds every entry to that.
 
 The registry is a module of its own, not `alarm_access.access.__init__`: importing an access type's pure
-core module must not import every service. `run_access` refuses anything else with a one-line error (exit 2), never
-with a silent idle loop as the original did for `alert`.
+core module must not import every service.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ from alarm_access.access.incident.service import build_incident_service
 from alarm_access.access.real_time_data.preview import preview_real_time
 from alarm_access.access.real_time_data.service import build_real_time_service
 from alarm_access.formats.preview import Previewer
-from alarm_access.kernel.config import AccessConfig, AccessType, HandlerType
-from alarm_access.kernel.errors import ConfigError
+from alarm_access.kernel.config import AccessConfig, AccessType
 from alarm_access.kernel.ports import Ports
 from alarm_access.runtime import Service
 
@@ -35,56 +33,38 @@ from alarm_access.runtime import Service
 @dataclass(frozen=True, slots=True)
 class HandlerSpec:
     summary: str
-    build: Callable[[AccessConfig, Ports], Service] | None = None
-    dispatchers: frozenset[HandlerType] = frozenset()
-    preview: Previewer | None = None
+    build: Callable[[AccessConfig, Ports], Service]
+    preview: Previewer
 
 
 REGISTRY: dict[AccessType, HandlerSpec] = {
     AccessType.DATA: HandlerSpec(
         "pull time series of every strategy group on its interval and push records to detect",
         build=build_data_service,
-        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_data,
     ),
     AccessType.REAL_TIME_DATA: HandlerSpec(
         "consume metric points of real-time strategies from Kafka and push records to detect",
         build=build_real_time_service,
-        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_real_time,
     ),
     AccessType.EVENT: HandlerSpec(
         "consume agent/system events from Kafka and push anomalies",
         build=build_event_service,
-        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_event,
     ),
     AccessType.ALERT: HandlerSpec(
         "receive third-party alerts over HTTP, Kafka or Redis lists and produce BlueKing standard events to Kafka",
         build=build_alert_service,
-        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_alert,
     ),
     AccessType.INCIDENT: HandlerSpec(
         "consume AIOps incident sync messages from RabbitMQ and store them idempotently, in version order",
         build=build_incident_service,
-        dispatchers=frozenset({HandlerType.PROCESS, HandlerType.CELERY}),
         preview=preview_incident,
     ),
 }
 
 
-#: `manage.py access_preview --access-type` values: the access types whose dry run is built
-PREVIEWERS: dict[str, Previewer] = {kind.value: spec.preview for kind, spec in REGISTRY.items() if spec.preview}
-
-
-def spec_for(config: AccessConfig) -> HandlerSpec:
-    """The handler spec for `config`, or `ConfigError` saying what is not available (yet)."""
-    spec = REGISTRY[config.access_type]
-    name = config.access_type.value
-    if spec.build is None:
-        raise ConfigError(f"access type {name!r} is not implemented yet in alarm-access ({spec.summary})")
-    if config.handler_type not in spec.dispatchers:
-        raise ConfigError(f"--handler-type {config.handler_type.value} is not available for access type {name!r}"
-                          f" yet (available: {', '.join(sorted(d.value for d in spec.dispatchers))})")
-    return spec
+#: `manage.py access_preview --access-type` values
+PREVIEWERS: dict[str, Previewer] = {kind.value: spec.preview for kind, spec in REGISTRY.items()}

@@ -125,7 +125,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--access-type", required=True, choices=[a.value for a in AccessType],
-                            help=f"access type to preview (implemented: {', '.join(PREVIEWERS)})")
+                            help="access type to preview")
         parser.add_argument("--strategy-file",
                             help="JSON strategy object or list of them (original cached format; required for data "
                                  "and real_time_data)")
@@ -148,9 +148,7 @@ class Command(OneLineErrorsMixin, BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         access_type = options["access_type"]
-        previewer = PREVIEWERS.get(access_type)
-        if previewer is None:
-            raise _usage_error(f"--access-type {access_type}: not implemented yet (available: {', '.join(PREVIEWERS)})")
+        previewer = PREVIEWERS[access_type]
         _check_options(access_type, options)
         hosts_file, strategy_file = options["hosts_file"], options["strategy_file"]
         strategies = read_strategies(strategy_file) if strategy_file else []
