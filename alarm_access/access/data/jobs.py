@@ -17,7 +17,7 @@ round (the parent's fencing token), its batch and the items the parent pulled fo
 `Fence` is what a pull holds while it runs: the fencing token of the group lock plus its slot. The sink
 checks it inside the delivery transaction and raises `FencedOut` when another pull took the group over
 (a newer token) or the slot was already delivered, so a stale worker can neither push twice nor move a
-checkpoint back.
+checkpoint back. A replay (`access.data.replay`) holds a fence of `REPLAY_SLOT`: only its token is checked.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from alarm_access.kernel.errors import AccessError, InvalidRecord
 QUEUE = "celery_service"
 QOS_QUEUE = "celery_service_qos"
 BATCH_QUEUE = "celery_service_batch"
+#: the slot of an `access_replay --push` fence: later than any scheduled slot, so a delivery under it is
+#: refused only for a superseded token (a replay delivers with `final=False`: it never marks a slot done)
+REPLAY_SLOT = 2**62
 
 
 class FencedOut(AccessError):

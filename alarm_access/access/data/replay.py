@@ -17,23 +17,35 @@ applied: the replayed records are not judged against, nor written as, priority c
   checkpoint (backwards or forwards) and does not pretend access ran. A range already delivered, within the
   dedupe TTL (10 intervals), pushes nothing new. Groups detected inline (static thresholds) get records on
   `access.data.*` like the others: replay does not write anomalies.
+  Each chunk is pushed under the group lock (`PullGuards.lock`, waiting up to `lock_ttl` for a live pull to
+  finish) and its fence (`jobs.REPLAY_SLOT`), from reading the dedupe state to the delivery: a live pull can
+  neither run beside it nor, by taking the lock over (`-H process`), slip a delivery between the replay's
+  read and write — the replay's transaction is then refused and the chunk read and run again. So a range a
+  live pull is delivering at the same moment is pushed once, not twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from alarm_access.access.data.ports import RecordSink, TimeSeriesSource
+from alarm_access.access.data.jobs import REPLAY_SLOT, Fence, FencedOut
+from alarm_access.access.data.ports import PullGuards, RecordSink, SeriesPoints, TimeSeriesSource
 from alarm_access.access.data.query import item_plan, query_item
 from alarm_access.kernel.model import Record, StrategyGroup
 from alarm_access.kernel.settings import DataSettings
 from alarm_access.records import pipeline
 from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.filters import expire_after
+from alarm_access.records.pipeline import PullResult
 from alarm_access.records.standardize import point_time
+
+#: how often a chunk is read and run again when live pulls keep taking the group over during its push
+PUSH_ATTEMPTS = 5
+#: seconds between two attempts at the group lock while a live pull holds it
+LOCK_POLL = 0.2
 
 
 @dataclass(slots=True)
@@ -67,19 +79,52 @@ def closed_until(group: StrategyGroup, settings: DataSettings, now: float) -> in
 
 
 def replay_group(group: StrategyGroup, start: int, end: int, *, source: TimeSeriesSource, sink: RecordSink,
-                 topology: TopologyIndex, settings: DataSettings, push: bool) -> Iterator[ReplayChunk]:
-    """Replay `group` over `[start, end)`, chunk by chunk (module docstring); raises as `pull_group`."""
+                 topology: TopologyIndex, settings: DataSettings, guards: PullGuards | None = None
+                 ) -> Iterator[ReplayChunk]:
+    """Replay `group` over `[start, end)`, chunk by chunk (module docstring); raises as `pull_group`.
+
+    With `guards` the chunks are pushed (under the group lock); without, it is a dry run. `FencedOut` when
+    the lock stayed held for `settings.lock_ttl` or live pulls took a chunk over `PUSH_ATTEMPTS` times."""
     plan_settings = pipeline.PipelineSettings(max_time_points=0,
                                               disabled_host_states=frozenset(settings.disabled_host_states))
     for chunk_start, chunk_end in chunks(group, start, min(end, closed_until(group, settings, time.time()))):
         points = query_item(item_plan(group.first_item, f"strategy group {group.key}", now=chunk_end),
                             source, chunk_start, chunk_end)
-        seen = sink.read_seen(group, {point_time(p) for p in points} - {None}) if push else {}
-        # no priority state in, none out: past claims would overwrite the live ones (and be judged by them)
-        result = pipeline.run(group, points, now=chunk_end, topology_index=topology, seen_record_ids=seen,
-                              priority_state={}, settings=plan_settings, access_time=time.time(),
-                              is_partial=points.is_partial)
-        if push:
-            sink.deliver(dataclasses.replace(result, priority_writes=()), group, checkpoint=0, now=chunk_end,
-                         final=False)
+
+        def run(seen: dict[int, set[str]], points: SeriesPoints = points, now: int = chunk_end) -> PullResult:
+            # no priority state in, none out: past claims would overwrite the live ones (and be judged by them)
+            return pipeline.run(group, points, now=now, topology_index=topology, seen_record_ids=seen,
+                                priority_state={}, settings=plan_settings, access_time=time.time(),
+                                is_partial=points.is_partial)
+
+        result = run({}) if guards is None else _push(group, points, run, sink=sink, guards=guards,
+                                                       lock_ttl=settings.lock_ttl, now=chunk_end)
         yield ReplayChunk(group.key, chunk_start, chunk_end, dict(result.data), dict(result.drops), len(points))
+
+
+def _push(group: StrategyGroup, points: SeriesPoints, run: Callable[[dict[int, set[str]]], PullResult], *,
+          sink: RecordSink, guards: PullGuards, lock_ttl: int, now: int) -> PullResult:
+    """Read the dedupe state, run and deliver one chunk under the group lock (module docstring)."""
+    times = {point_time(p) for p in points} - {None}
+    for _ in range(PUSH_ATTEMPTS):
+        fence = _lock(group, guards, lock_ttl)
+        try:
+            result = run(sink.read_seen(group, times))
+            sink.deliver(dataclasses.replace(result, priority_writes=()), group, checkpoint=0, now=now,
+                         fence=fence, final=False)
+            return result
+        except FencedOut:
+            continue  # a live pull took the group over between our read and write: read its state again
+        finally:
+            guards.unlock(fence)
+    raise FencedOut(f"group {group.key}: live pulls took the group over {PUSH_ATTEMPTS} times during a replay push")
+
+
+def _lock(group: StrategyGroup, guards: PullGuards, ttl: int) -> Fence:
+    """The group lock under the replay fence, waiting up to `ttl` (the longest a live pull can hold it)."""
+    deadline = time.monotonic() + ttl
+    while (fence := guards.lock(group.key, REPLAY_SLOT, ttl)) is None:
+        if time.monotonic() >= deadline:
+            raise FencedOut(f"group {group.key}: its lock stayed held for {ttl} s, replay push not attempted")
+        time.sleep(LOCK_POLL)
+    return fence

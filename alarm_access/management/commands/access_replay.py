@@ -7,8 +7,10 @@ the stored strategies (or only the groups holding `--strategy-id`) is replayed o
 bar on stderr when it is a terminal. The default is a dry run: `--output FILE` (or stdout) gets one JSON line
 per record and item, `{"strategy_id", "item_id", "record": <the record as detect reads it>}`, and nothing is
 written anywhere. `--push` delivers the records to detect's queues with the normal dedupe (a range already
-delivered pushes nothing new) and never moves a checkpoint. Prints a summary line (records, drops, groups) on
-stderr. Exit status: 0 done; 1 some group failed (named on stderr, the others ran); 2 bad arguments.
+delivered pushes nothing new) and never moves a checkpoint; each chunk is pushed under the group's lock, so a
+live pull delivering the same range at the same moment cannot make it twice (`access.data.replay`). Prints a
+summary line (records, drops, groups) on stderr. Exit status: 0 done; 1 some group failed (named on stderr, the
+others ran); 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ class Command(OneLineErrorsMixin, BaseCommand):
                 try:
                     for chunk in replay_group(group, start, end, source=ports.source_for(group.source),
                                               sink=ports.record_sink, topology=catalog.topology,
-                                              settings=config.data, push=options["push"]):
+                                              settings=config.data,
+                                              guards=ports.guards if options["push"] else None):
                         for (strategy_id, item_id), item_records in chunk.records.items():
                             records += len(item_records)
                             if not options["push"]:
