@@ -60,6 +60,9 @@ class DataSettings:
     #: strategies whose group's pull fails on a partial TSDB answer instead of delivering it marked
     #: `is_partial` (DOUBLE_CHECK_SUM_STRATEGY_IDS, spec §3.13)
     double_check_strategy_ids: tuple[int, ...] = ()
+    #: bk_data: a bucket whose samples were ingested this many seconds before the pull or later is held
+    #: back, with every later one, until a later pull (BKDATA_LOCAL_TIME_THRESHOLD, spec §3.12)
+    bkdata_local_time_threshold: int = 10
 
     def __post_init__(self) -> None:
         """Cross-field checks; `qos_sources` and `source_urls` parse here, once (`ConfigError` naming an entry)."""

@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from alarm_access.adapters.tsdb.sql import Sample
+
 BINARY = "victoria-metrics"
 #: (metric name, labels, epoch seconds, value)
 SampleTuple = tuple[str, Mapping[str, str], float, float]
@@ -42,10 +44,11 @@ class VictoriaMetrics:
     def pid(self) -> int:
         return self.process.pid
 
-    def import_samples(self, samples: Iterable[SampleTuple]) -> None:
-        """Ingest samples (Prometheus text format with millisecond timestamps); queryable on return."""
+    def import_samples(self, samples: Iterable[SampleTuple | Sample]) -> None:
+        """Ingest samples (Prometheus text format with millisecond timestamps); queryable on return. A
+        `Sample`'s ingestion time is not sent: a Prometheus-compatible store has none to report."""
         lines = []
-        for metric, labels, ts, value in samples:
+        for metric, labels, ts, value, *_ in samples:
             rendered = ",".join(f"{name}={json.dumps(text)}" for name, text in sorted(labels.items()))
             lines.append(f"{metric}{{{rendered}}} {_number(value)} {round(ts * 1000)}")
         with httpx.Client(base_url=self.url, timeout=10) as client:

@@ -20,13 +20,21 @@ if TYPE_CHECKING:
 
 class SeriesPoints(list[dict[str, Any]]):
     """The points of one query, marked `is_partial` when the source answered with part of the data only
-    (VictoriaMetrics `isPartial`: some storage node did not answer)."""
+    (VictoriaMetrics `isPartial`: some storage node did not answer).
 
-    __slots__ = ("is_partial",)
+    `local_times` maps a point time (`_time_`) to the newest ingestion time, in epoch seconds (UTC), of the
+    samples behind that time's points — the original's `MAX(localTime)`, which bk_data reports in its
+    servers' local wall time and the original shifts by `BKDATA_LOCAL_TIMEZONE_OFFSET`; a source of this
+    port converts to epoch seconds itself. A time whose samples carry no ingestion time is absent. None:
+    the source cannot tell (Prometheus-compatible APIs). Read by bk_data freshness gating (`freshness`)."""
 
-    def __init__(self, points: Iterable[dict[str, Any]] = (), *, is_partial: bool = False) -> None:
+    __slots__ = ("is_partial", "local_times")
+
+    def __init__(self, points: Iterable[dict[str, Any]] = (), *, is_partial: bool = False,
+                 local_times: dict[int, int] | None = None) -> None:
         super().__init__(points)
         self.is_partial = is_partial
+        self.local_times = local_times
 
 
 class TimeSeriesSource(Protocol):
@@ -107,7 +115,21 @@ class RecordSink(Protocol):
         ...
 
 
-class PullGuards(Protocol):
+class EndTimeHolds(Protocol):
+    """The window end a bk_data group re-uses after freshness gating (spec §3.12, §1.5): the original's
+    `access.data.last_end_time.group_key_{SGK}`. Every method raises `SourceUnavailable` on a store error."""
+
+    def take_end_time(self, group_key: str) -> int | None:
+        """The held window end of the group (None when none is held, or it is not a positive integer); the
+        hold is deleted in the same step, whatever its value."""
+        ...
+
+    def hold_end_time(self, group_key: str, until: int, ttl: int) -> None:
+        """Hold `until` as the group's next window end for `ttl` seconds (replacing any held one)."""
+        ...
+
+
+class PullGuards(EndTimeHolds, Protocol):
     """Cross-process protections of a `data` pull; every method raises `SourceUnavailable` on a store error."""
 
     def lock(self, group_key: str, slot: int, ttl: float, *, take_over: bool = False) -> Fence | None:

@@ -15,6 +15,8 @@ workers, `access.data.batch`) a pull of more points than the batch threshold is 
 instead, and `deliver_points` later delivers each batch in its sub-task. With `PullExtras.batched`
 (`-H process`, `access.data.bounded`) a pull over the batch threshold is queried in time slices and delivered
 in batches of whole buckets, each atomic with its dedupe state, the checkpoint written by the last delivery.
+With `PullExtras.end_times` the buckets of a bk_data group still being ingested are held back until a later
+pull (`access.data.freshness`, spec §3.12).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from alarm_access import metrics
+from alarm_access.access.data import freshness
 from alarm_access.access.data.jobs import BatchJob, Fence
-from alarm_access.access.data.ports import RecordSink, SeriesPoints, TimeSeriesSource
+from alarm_access.access.data.ports import EndTimeHolds, RecordSink, SeriesPoints, TimeSeriesSource
 from alarm_access.access.data.query import ItemPlan, item_plan, query_item
 from alarm_access.access.data.schedule import QueryWindow, query_window
 from alarm_access.kernel.errors import SourceUnavailable
@@ -92,6 +95,8 @@ class PullExtras:
     split: Splitter | None = None
     #: `-H process`: query and deliver large pulls in batches of whole buckets, in bounded memory
     batched: BatchedPull | None = None
+    #: bk_data freshness gating (`access.data.freshness`); None: nothing is gated
+    end_times: EndTimeHolds | None = None
 
     def __post_init__(self) -> None:
         if self.thresholds is not None and self.snapshot_key is None:
@@ -101,8 +106,10 @@ class PullExtras:
 NO_EXTRAS = PullExtras()
 
 
-def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSettings) -> QueryWindow | None:
-    """The query window of `group` at `now` given its stored checkpoint (spec data-access §1.5)."""
+def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSettings, *,
+               until: int | None = None) -> QueryWindow | None:
+    """The query window of `group` at `now` given its stored checkpoint (spec data-access §1.5); a held
+    window end `until` (bk_data freshness gating) replaces the computed end."""
     return query_window(
         checkpoint,
         now,
@@ -111,6 +118,7 @@ def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSe
         overlap_intervals=settings.overlap_intervals,
         max_lookback=settings.max_lookback,
         min_update_time=min(item.update_time or strategy.update_time for strategy, item in group.items),
+        until=until,
     )
 
 
@@ -131,11 +139,16 @@ def pull_group(
     group or the slot is done: nothing was written). All mean "retry at a later slot".
     """
     checkpoint = sink.read_checkpoint(group)
-    window = window_for(group, checkpoint, now, settings)
+    plan = item_plan(group.first_item, f"strategy group {group.key}", now=now)
+    holds = extras.end_times if freshness.gated(group, plan) else None
+    until = holds.take_end_time(group.key) if holds is not None else None
+    window = window_for(group, checkpoint, now, settings, until=until)
     if window is None:
         return PullReport(group.key, None, checkpoint=checkpoint)
-    plan = item_plan(group.first_item, f"strategy group {group.key}", now=now)
     fetch = _fetcher(group, plan, source, settings)
+    if holds is not None:
+        fetch = freshness.gate_fetch(fetch, group, holds, now=now, until=window.end,
+                                     threshold=settings.bkdata_local_time_threshold)
     if extras.batched is not None:
         return extras.batched(group, fetch, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
                               settings=settings, extras=extras)

@@ -15,9 +15,10 @@ A group's items share their queries (the SGK hashes them), so the first item's a
    operand is missing or a divisor is 0, which the pipeline drops as `none_value`;
 4. the item's point-wise functions apply to `_result_`.
 
-The answer is partial when any query's was (`SeriesPoints.is_partial`; what a pull does with it: spec §3.13,
-`pull.pull_group`). `item_plan` raises `InvalidStrategy` for what cannot be run exactly; the strategy loader
-calls it so that such a strategy is named and skipped at load.
+A plain answer (step 3) keeps its source's ingestion times (`SeriesPoints.local_times`), moved back by the
+time shift as its points are. The answer is partial when any query's was (`SeriesPoints.is_partial`; what a
+pull does with it: spec §3.13, `pull.pull_group`). `item_plan` raises `InvalidStrategy` for what cannot be
+run exactly; the strategy loader calls it so that such a strategy is named and skipped at load.
 """
 
 from __future__ import annotations
@@ -101,10 +102,13 @@ def query_item(plan: ItemPlan, source: TimeSeriesSource, start: int, end: int) -
     """The points of `plan` for `[start, end)` (module docstring); raises as `TimeSeriesSource.query`."""
     answers: list[list[dict[str, Any]]] = []
     partial = False
+    local_times: dict[int, int] | None = None
     for qc, functions in plan.configs:
         offset = functions.offset + plan.item_functions.offset
         points = source.query(qc, start + offset, end + offset)
         partial = partial or (isinstance(points, SeriesPoints) and points.is_partial)
+        if isinstance(points, SeriesPoints) and points.local_times is not None:
+            local_times = {t - offset: local for t, local in points.local_times.items()}
         if offset or functions.steps:
             key = value_key(qc)
             for point in points:
@@ -115,7 +119,8 @@ def query_item(plan: ItemPlan, source: TimeSeriesSource, start: int, end: int) -
     if plan.item_functions.steps:
         for point in joined:
             point["_result_"] = plan.item_functions.apply(point["_result_"])
-    return SeriesPoints(joined, is_partial=partial)
+    # Ingestion times are per point time of one query: a joined answer has none (nothing gates it).
+    return SeriesPoints(joined, is_partial=partial, local_times=local_times if plan.expression is None else None)
 
 
 def _join(plan: ItemPlan, answers: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:

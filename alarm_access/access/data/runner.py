@@ -167,6 +167,7 @@ class PullRunner:
             snapshot_key=self._ports.snapshot_key,
             split=self._splitter,
             batched=self._batched,
+            end_times=self._ports.guards,
         )
         return pull_group(group, job.now, source=self._ports.source_for(group.source), sink=self._ports.record_sink,
                    topology=self._catalog.topology, settings=self._settings, extras=extras)

@@ -136,6 +136,7 @@ def query_window(
     overlap_intervals: int = 1,
     max_lookback: int = 1800,
     min_update_time: int = 0,
+    until: int | None = None,
 ) -> QueryWindow | None:
     """The window a group pulls at `now` (spec data-access §1.5), or None when there is nothing to pull.
 
@@ -147,11 +148,12 @@ def query_window(
       capped: the pipeline's time-point limit delivers the oldest `max_time_points` buckets and moves the
       checkpoint to the last of them, so a catch-up after an outage proceeds oldest first in bounded
       steps, while an empty stretch of history can never pin the window (a capped window that found no
-      data would not move the checkpoint, and would be pulled again forever).
+      data would not move the checkpoint, and would be pulled again forever). A positive `until` (a held
+      window end of bk_data freshness gating, `access.data.freshness`) is the end instead.
     """
     lookback = max(5 * interval, max_lookback) if interval > 300 else max_lookback
     since = checkpoint if checkpoint and now - checkpoint <= lookback else max(min_update_time, now - lookback)
     since -= since % interval
     start = since - overlap_intervals * interval
-    end = (now - delay) - (now - delay) % interval
+    end = until if until else (now - delay) - (now - delay) % interval
     return QueryWindow(start, end) if start < end else None

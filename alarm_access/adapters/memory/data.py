@@ -31,15 +31,16 @@ class MemorySource:
     lies in `promql.bucket_bounds(start, end, qc.agg_interval)`, ordered by `_time_` (stable otherwise).
     The points are taken as given: they should already be in the port's point format.
 
-    While `partial` is set every answer is marked partial (`SeriesPoints.is_partial`). While `fail_with`
-    is set every query raises: a `SourceUnavailable` or `InvalidStrategy` as is, any
+    While `partial` is set every answer is marked partial (`SeriesPoints.is_partial`). `local_times` (point
+    time -> ingestion time, None: unknown) is answered for the window's buckets (`SeriesPoints.local_times`).
+    While `fail_with` is set every query raises: a `SourceUnavailable` or `InvalidStrategy` as is, any
     other exception wrapped in `SourceUnavailable` (the port's "a failure never returns []"). `queries`
     counts every call to `query` (failed ones included), `calls` lists their arguments. `close` is
     idempotent; querying a closed source is a bug of the caller and raises `RuntimeError`.
     """
 
     def __init__(self, points: CannedPoints = (), *, fail_with: Exception | None = None,
-                 partial: bool = False) -> None:
+                 partial: bool = False, local_times: Mapping[int, int] | None = None) -> None:
         self._points: Callable[[QueryConfig], Iterable[Mapping[str, Any]]]
         if callable(points):
             self._points = points
@@ -48,6 +49,7 @@ class MemorySource:
             self._points = lambda _qc: canned
         self.fail_with = fail_with
         self.partial = partial
+        self.local_times = local_times
         self.queries = 0
         self.calls: list[tuple[QueryConfig, int, int]] = []
         self.closed = False
@@ -63,7 +65,10 @@ class MemorySource:
             raise SourceUnavailable(f"memory source failed: {self.fail_with!r}") from self.fail_with
         first, stop = bucket_bounds(start, end, qc.agg_interval)
         selected = [dict(p) for p in self._points(qc) if first <= p["_time_"] < stop]
-        return SeriesPoints(sorted(selected, key=lambda p: int(p["_time_"])), is_partial=self.partial)
+        local_times = None if self.local_times is None else {
+            t: local for t, local in self.local_times.items() if first <= t < stop}
+        return SeriesPoints(sorted(selected, key=lambda p: int(p["_time_"])), is_partial=self.partial,
+                            local_times=local_times)
 
     def close(self) -> None:
         self.closed = True

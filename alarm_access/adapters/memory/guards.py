@@ -42,6 +42,8 @@ class MemoryGuards:
     * source slots: at most `limit` live holders per source; each holder's lease runs `lease` seconds from
       its own acquisition (expired at `taken + lease`, the score rule of the Redis sorted set); giving back
       an unknown or expired holder is a no-op.
+    * end-time holds (bk_data freshness gating): `hold_end_time` stores the value for `ttl` seconds,
+      `take_end_time` returns it (None unless > 0) and deletes it.
     * `breaker_rules`: `breaker_config` holds the raw stored text (None = no key); it is parsed as JSON
       and anything but a list (or empty, or invalid) is `[]`.
 
@@ -58,6 +60,7 @@ class MemoryGuards:
         self._fences: ExpiringDict[str, int] = ExpiringDict(clock)
         self._tokens: ExpiringDict[str, int] = ExpiringDict(clock)
         self._slots: dict[Source, dict[str, int]] = {}
+        self._end_times: ExpiringDict[str, int] = ExpiringDict(clock)
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -129,6 +132,16 @@ class MemoryGuards:
         self._check()
         self._slots.get(source, {}).pop(holder, None)
 
+    def take_end_time(self, group_key: str) -> int | None:
+        self._check()
+        until = self._end_times.get(group_key)
+        self._end_times.delete(group_key)
+        return until if until is not None and until > 0 else None
+
+    def hold_end_time(self, group_key: str, until: int, ttl: int) -> None:
+        self._check()
+        self._end_times.set(group_key, until, ttl * 1000)
+
     def breaker_rules(self) -> list[Any]:
         self._check()
         raw = self.breaker_config
@@ -163,6 +176,10 @@ class MemoryGuards:
 
     def tokens_ttl(self, group_key: str) -> int:
         return self._tokens.ttl(group_key)
+
+    def end_time_ttl(self, group_key: str) -> int:
+        """TTL of the group's held window end (-2 when none is held)."""
+        return self._end_times.ttl(group_key)
 
     def slot_holders(self, source: Source) -> list[str]:
         """The holders whose lease has not run out."""

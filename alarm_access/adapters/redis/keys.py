@@ -79,6 +79,10 @@ class RedisKeys:
         """Counter handing out the group's fencing tokens (INCR per lock acquisition)."""
         return self._key(f"access.lock.fence.{group_key}")
 
+    def last_end_time(self, group_key: str) -> str:
+        """The window end a bk_data group re-uses after freshness gating (the original's ACCESS_END_TIME_KEY)."""
+        return self._key(f"access.data.last_end_time.group_key_{group_key}")
+
     def slot_done(self, group_key: str) -> str:
         """The newest schedule slot of the group whose pull was delivered."""
         return self._key(f"access.data.slot_done.strategy_group_{group_key}")

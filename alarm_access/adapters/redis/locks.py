@@ -123,6 +123,25 @@ class RedisGuards:
         with redis_op(f"source slot release of {source[0]}:{source[1]}"):
             self.client.zrem(self.keys.source_slots(*source), holder)
 
+    def take_end_time(self, group_key: str) -> int | None:
+        """GET and DEL in one MULTI (GETDEL needs Redis 6.2); a value that is not a positive integer is None."""
+        key = self.keys.last_end_time(group_key)
+        with redis_op(f"GET/DEL {key}"):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.get(key)
+            pipe.delete(key)
+            raw, _ = pipe.execute()
+        try:
+            until = int(raw) if raw else 0
+        except ValueError:
+            return None
+        return until if until > 0 else None
+
+    def hold_end_time(self, group_key: str, until: int, ttl: int) -> None:
+        key = self.keys.last_end_time(group_key)
+        with redis_op(f"SET {key}"):
+            self.client.set(key, str(until), ex=ttl)
+
     def breaker_rules(self) -> list[Any]:
         """The configured circuit-breaking rules (a JSON list; absent or invalid JSON → no rules)."""
         key = self.keys.circuit_breaking()

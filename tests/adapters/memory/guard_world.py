@@ -64,6 +64,14 @@ class World(Protocol):
 
     def tokens_ttl(self, group_key: str) -> int: ...
 
+    def end_time_ttl(self, group_key: str) -> int:
+        """TTL of the group's held window end (-2 when none is held)."""
+        ...
+
+    def set_end_time_raw(self, group_key: str, raw: str) -> None:
+        """Store `raw` as the group's held window end, as another writer could."""
+        ...
+
     def set_breaker_config(self, raw: str) -> None: ...
 
     def heartbeat(self, group_key: str) -> int | None: ...
@@ -115,6 +123,13 @@ class MemoryWorld:
 
     def tokens_ttl(self, group_key: str) -> int:
         return self.memory_guards.tokens_ttl(group_key)
+
+    def end_time_ttl(self, group_key: str) -> int:
+        return self.memory_guards.end_time_ttl(group_key)
+
+    def set_end_time_raw(self, group_key: str, raw: str) -> None:
+        # The fake stores ints: what Redis' int() of the text gives, or 0 (`take_end_time`: not held)
+        self.memory_guards.hold_end_time(group_key, int(raw) if raw.lstrip("-").isdigit() else 0, 300)
 
     def set_breaker_config(self, raw: str) -> None:
         self.memory_guards.breaker_config = raw
@@ -184,6 +199,12 @@ class RedisWorld:
 
     def tokens_ttl(self, group_key: str) -> int:
         return int(self.client.ttl(self.keys.token(group_key)))
+
+    def end_time_ttl(self, group_key: str) -> int:
+        return int(self.client.ttl(self.keys.last_end_time(group_key)))
+
+    def set_end_time_raw(self, group_key: str, raw: str) -> None:
+        self.client.set(self.keys.last_end_time(group_key), raw, ex=300)
 
     def set_breaker_config(self, raw: str) -> None:
         self.client.set(self.keys.circuit_breaking(), raw)
