@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 
 from alarm_access import metrics
 from alarm_access.access.data.batch_split import Point, split_points, time_limit
+from alarm_access.access.data.fetch import Fetch
 from alarm_access.access.data.ports import RecordSink
-from alarm_access.access.data.pull import Fetch, PullExtras, PullReport, deliver_points
+from alarm_access.access.data.pull import PullExtras, PullReport, deliver_points
 from alarm_access.access.data.schedule import QueryWindow
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.settings import DataSettings

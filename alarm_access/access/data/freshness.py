@@ -22,8 +22,9 @@ leaves a hold that only pins the next window's end, which that pull re-gates fro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
+from alarm_access.access.data.fetch import Fetch
 from alarm_access.access.data.ports import EndTimeHolds, SeriesPoints
 from alarm_access.access.data.query import ItemPlan
 from alarm_access.kernel.model import StrategyGroup
@@ -36,9 +37,6 @@ logger = logging.getLogger("alarm_access.access.data")
 GATED_SOURCE = ("bk_data", "time_series")
 #: the original's ACCESS_END_TIME_KEY TTL, the floor of `hold_ttl`
 HOLD_TTL_FLOOR = 300
-
-#: `pull.Fetch`: the points of the buckets starting in `[start, end)`
-_Fetch = Callable[[int, int], SeriesPoints]
 
 
 def gated(group: StrategyGroup, plan: ItemPlan) -> bool:
@@ -69,8 +67,8 @@ def before(points: SeriesPoints, gate: int) -> SeriesPoints:
                         local_times={t: lt for t, lt in (points.local_times or {}).items() if t < gate})
 
 
-def gate_fetch(fetch: _Fetch, group: StrategyGroup, holds: EndTimeHolds, *, now: int, until: int,
-               threshold: int) -> _Fetch:
+def gate_fetch(fetch: Fetch, group: StrategyGroup, holds: EndTimeHolds, *, now: int, until: int,
+               threshold: int) -> Fetch:
     """`fetch` with gating: the first answer holding a gate holds `until` (the pull's window end) and is cut
     at the gate. The slices of one pull are fetched oldest first (`access.data.bounded`), so once a gate
     was found a later slice holds only later buckets: it is not queried at all."""

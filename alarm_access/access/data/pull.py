@@ -24,17 +24,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from alarm_access import metrics
 from alarm_access.access.data import freshness
+from alarm_access.access.data.fetch import Fetch, fetcher
 from alarm_access.access.data.jobs import BatchJob, Fence
-from alarm_access.access.data.ports import EndTimeHolds, RecordSink, SeriesPoints, TimeSeriesSource
-from alarm_access.access.data.query import ItemPlan, item_plan, query_item
+from alarm_access.access.data.ports import EndTimeHolds, RecordSink, TimeSeriesSource
+from alarm_access.access.data.query import item_plan
 from alarm_access.access.data.schedule import QueryWindow, query_window
-from alarm_access.kernel.errors import SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.ports import SnapshotKey
 from alarm_access.kernel.settings import DataSettings
@@ -62,10 +62,6 @@ class PullReport:
     anomalies: int = 0
     #: > 0 when the pull was split into this many batch sub-tasks (nothing was delivered by the pull itself)
     batches: int = 0
-
-
-#: the points of the buckets starting in `[start, end)`, as `access.data.query.query_item` returns them
-Fetch = Callable[[int, int], SeriesPoints]
 
 
 class BatchedPull(Protocol):
@@ -145,7 +141,7 @@ def pull_group(
     window = window_for(group, checkpoint, now, settings, until=until)
     if window is None:
         return PullReport(group.key, None, checkpoint=checkpoint)
-    fetch = _fetcher(group, plan, source, settings)
+    fetch = fetcher(group, plan, source, settings)
     if holds is not None:
         fetch = freshness.gate_fetch(fetch, group, holds, now=now, until=window.end,
                                      threshold=settings.bkdata_local_time_threshold)
@@ -161,41 +157,6 @@ def pull_group(
             return report
     return deliver_points(group, points, now, checkpoint=checkpoint, window=window, sink=sink, topology=topology,
                           settings=settings, extras=extras, is_partial=points.is_partial)
-
-
-def _fetcher(group: StrategyGroup, plan: ItemPlan, source: TimeSeriesSource, settings: DataSettings) -> Fetch:
-    """The `Fetch` of one pull of `group`: its points of `[start, end)` (`access.data.query`), timed and
-    counted per source.
-
-    A partial answer (spec §3.13) is counted and logged with a sample point; for a group holding a strategy of
-    `double_check_strategy_ids` it raises `SourceUnavailable`: nothing more of the pull is delivered (a pull
-    delivered in batches keeps the batches before that slice, with their dedupe state), and neither the
-    checkpoint nor the heartbeat moves, so nodata reads "access is down", not "no data" (the original
-    delivered an empty pull instead).
-    """
-    labels = group.query_config.source
-    double_check = sorted(set(group.strategy_ids) & set(settings.double_check_strategy_ids))
-
-    def fetch(start: int, end: int) -> SeriesPoints:
-        started = time.perf_counter()
-        try:
-            points = query_item(plan, source, start, end)
-        except Exception:
-            metrics.SOURCE_ERRORS.labels(*labels).inc()
-            raise
-        finally:
-            metrics.SOURCE_QUERY_TIME.labels(*labels).observe(time.perf_counter() - started)
-        if points.is_partial:
-            metrics.PARTIAL_ANSWERS.labels("failed" if double_check else "marked").inc()
-            logger.warning("partial answer from the source", extra=ctx(
-                sgk=group.key, window=f"{start}-{end}", points=len(points), sample=points[0] if points else "-",
-                double_check=",".join(map(str, double_check)) or "-"))
-            if double_check:
-                raise SourceUnavailable(f"partial answer for double-check strategies {double_check}: "
-                                        "nothing delivered")
-        return points
-
-    return fetch
 
 
 def deliver_points(
