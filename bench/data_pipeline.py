@@ -1,6 +1,6 @@
 """End-to-end throughput of one `data` pull against real Redis, next to a no-processing floor.
 
-    .venv/bin/python -m bench.data_pipeline [--sizes 10000,100000,1000000] [--redis-url redis://...]
+    .venv/bin/python -m bench.data_pipeline [--sizes 10000,100000,1000000] [--runs 3] [--redis-url redis://...]
 
 For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak), with the workload of
 `bench.workload`:
@@ -8,7 +8,10 @@ For each size, in a fresh subprocess (so `peak_rss_mb` is that size's own peak),
 * end to end: decode the TSDB response (JSON bytes) → `RedisSink.read_seen` → `pipeline.run` →
   `RedisSink.deliver` (one MULTI/EXEC) — the work `access.data.pull.pull_group` does after its query;
 * floor: decode the same response and pipeline the same record bytes to as many lists (LPUSH in chunks of
-  `PUSH_CHUNK`), with no processing — what any implementation pays at least.
+  `PUSH_CHUNK`), with no processing — what any implementation pays at least. Each is run `--runs` times
+  (fresh keys each time) and the fastest run of each is reported: the first push into memory Redis has not
+  used yet costs up to twice as much, and a single run charged that to whichever of the two came first.
+  `bench.data_bound` measures the best a stripped Python pull does against the same floor.
 
 With `--batch-threshold N` (> 0) the pull goes through `access.data.bounded.BoundedPull` as in `-H process`
 with `ALARM_ACCESS_DATA_BATCH_THRESHOLD=N`: the response is held as one zlib-compressed JSON document per
@@ -32,6 +35,7 @@ import sys
 import time
 import uuid
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +48,10 @@ from alarm_access.access.data.schedule import QueryWindow
 from alarm_access.adapters.redis.client import connect
 from alarm_access.adapters.redis.keys import PUSH_CHUNK
 from alarm_access.adapters.redis.sink import RedisSink
-from alarm_access.kernel.model import QueryConfig
+from alarm_access.kernel.model import QueryConfig, StrategyGroup
 from alarm_access.kernel.settings import DataSettings
 from alarm_access.records import pipeline
+from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.standardize import point_time, to_wire
 from bench.workload import BUCKETS, INTERVAL, NOW, T0, bucket_points, build_group, build_topology, hosts_for, raw_points
 
@@ -60,7 +65,7 @@ def _delete_prefix(client: redis.Redis, prefix: str) -> None:
         client.delete(*keys[start : start + 1000])
 
 
-def _floor(client: redis.Redis, prefix: str, payload: bytes, lists: list[list[str]]) -> float:
+def _floor(client: redis.Redis, prefix: str, payload: bytes, lists: Sequence[Sequence[str | bytes]]) -> float:
     """Seconds to decode `payload` and LPUSH `lists` (one Redis list each) in one pipelined round."""
     started = time.perf_counter()
     json.loads(payload)
@@ -72,8 +77,28 @@ def _floor(client: redis.Redis, prefix: str, payload: bytes, lists: list[list[st
     return time.perf_counter() - started
 
 
-def measure(size: int, url: str) -> dict[str, Any]:
-    """Run one size in this process and return its figures."""
+def _pull_once(sink: RedisSink, group: StrategyGroup, payload: bytes, index: TopologyIndex
+               ) -> tuple[dict[str, float], pipeline.PullResult]:
+    """One end-to-end pull of `payload` into `sink`: the seconds of each stage, and the result."""
+    started = time.perf_counter()
+    points = json.loads(payload)
+    decoded = time.perf_counter()
+    seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
+    read = time.perf_counter()
+    result = pipeline.run(
+        group, points, now=NOW, topology_index=index, seen_record_ids=seen, priority_state={}, access_time=NOW
+    )
+    processed = time.perf_counter()
+    sink.deliver(result, group, checkpoint=result.checkpoint or 0, now=NOW)
+    delivered = time.perf_counter()
+    return {"total_s": delivered - started, "decode_s": decoded - started, "read_seen_s": read - decoded,
+            "pipeline_s": processed - read, "deliver_s": delivered - processed}, result
+
+
+def measure(size: int, url: str, runs: int) -> dict[str, Any]:
+    """Run one size `runs` times in this process (fresh keys each time, the floor after each) and return the
+    fastest end-to-end run's figures and the fastest floor: Redis pays for memory it has not used yet on a
+    first run, whichever of the two comes first."""
     group = build_group()
     generated = raw_points(size)
     index = build_topology(hosts_for(len(generated) // BUCKETS))
@@ -81,33 +106,28 @@ def measure(size: int, url: str) -> dict[str, Any]:
     del generated
     client = connect(url, timeout=300)
     prefix = f"bench.{uuid.uuid4().hex}"
-    sink = RedisSink(client, prefix)
+    best: dict[str, float] = {}
+    floors: list[float] = []
     try:
-        started = time.perf_counter()
-        points = json.loads(payload)
-        decoded = time.perf_counter()
-        seen = sink.read_seen(group, {point_time(p) for p in points} - {None})
-        read = time.perf_counter()
-        result = pipeline.run(
-            group, points, now=NOW, topology_index=index, seen_record_ids=seen, priority_state={}, access_time=NOW
-        )
-        processed = time.perf_counter()
-        sink.deliver(result, group, checkpoint=result.checkpoint or 0, now=NOW)
-        delivered = time.perf_counter()
-
-        encoded = {id(r): json.dumps(to_wire(r)) for records in result.data.values() for r in records}
-        lists = [[encoded[id(r)] for r in records] for records in result.data.values()]
-        pushed, drops = sum(len(lines) for lines in lists), dict(result.drops)
-        del points, result, encoded
-        gc.collect()
-        _delete_prefix(client, prefix)
-        floor_s = _floor(client, prefix, payload, lists)
+        for _ in range(runs):
+            stages, result = _pull_once(RedisSink(client, prefix), group, payload, index)
+            best = min(best, stages, key=lambda run: run.get("total_s", float("inf")))
+            encoded = {id(r): json.dumps(to_wire(r)) for records in result.data.values() for r in records}
+            lists = [[encoded[id(r)] for r in records] for records in result.data.values()]
+            pushed, drops = sum(len(lines) for lines in lists), dict(result.drops)
+            del result, encoded
+            gc.collect()
+            _delete_prefix(client, prefix)
+            floors.append(_floor(client, prefix, payload, lists))
+            _delete_prefix(client, prefix)
+            del lists
     finally:
         _delete_prefix(client, prefix)
         client.close()
-    total = delivered - started
+    total, floor_s = best["total_s"], min(floors)
     return {
         "points": size,
+        "runs": runs,
         "pushed": pushed,
         "drops": drops,
         "points_per_s": round(size / total),
@@ -115,11 +135,7 @@ def measure(size: int, url: str) -> dict[str, Any]:
         "ratio_to_floor": round(floor_s / total, 3),
         "us_per_point": round(total / size * 1e6, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "total_s": round(total, 3),
-        "decode_s": round(decoded - started, 3),
-        "read_seen_s": round(read - decoded, 3),
-        "pipeline_s": round(processed - read, 3),
-        "deliver_s": round(delivered - processed, 3),
+        **{stage: round(seconds, 3) for stage, seconds in best.items()},
         "floor_s": round(floor_s, 3),
     }
 
@@ -196,17 +212,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", default=DEFAULT_URL)
     parser.add_argument("--batch-threshold", type=int, default=0,
                         help="> 0: deliver through BoundedPull, as -H process with ALARM_ACCESS_DATA_BATCH_THRESHOLD")
+    parser.add_argument("--runs", type=int, default=3, help="one-transaction pulls: best of this many runs")
     parser.add_argument("--in-process", action="store_true", help="run the sizes here, not in subprocesses")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     for size in sizes:
         if args.in_process:
             figures = (measure_bounded(size, args.redis_url, args.batch_threshold) if args.batch_threshold > 0
-                       else measure(size, args.redis_url))
+                       else measure(size, args.redis_url, args.runs))
             print(json.dumps(figures), flush=True)
             continue
         command = [sys.executable, "-m", "bench.data_pipeline", "--in-process", "--sizes", str(size)]
-        command += ["--redis-url", args.redis_url, "--batch-threshold", str(args.batch_threshold)]
+        command += ["--redis-url", args.redis_url, "--batch-threshold", str(args.batch_threshold), "--runs",
+                    str(args.runs)]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
 
 

@@ -3,8 +3,8 @@
 * The group: two strategies on the same `system.cpu_load` query (so one group, one query): item 1 keeps
   every record, item 2 targets the host-topology sets `set|1` to `set|5` (half of the hosts).
 * The topology: `hosts` hosts, host `i` in `set|{i % 10}` / `module|{i % 50}` of business 2.
-* The points: `series` series (one per host, by `bk_target_ip`) x `BUCKETS` one-minute buckets, series
-  by series in time order, shaped as the TSDB returns them. Every host of a series is in the topology, so
+* The points: `series` series (one per host, by `bk_target_ip`) x `BUCKETS` one-minute buckets, ordered
+  by time and shaped as the TSDB sources return them. Every host of a series is in the topology, so
   every point is enriched and delivered, as in a business whose reporting hosts are all in CMDB.
 
 Everything is deterministic for a given size (values come from a seeded generator).
@@ -85,7 +85,8 @@ def build_topology(hosts: int) -> TopologyIndex:
 
 
 def raw_points(points: int, seed: int = 7) -> list[dict[str, Any]]:
-    """`points` raw points (rounded down to whole series of `BUCKETS` points), as the TSDB returns them."""
+    """`points` raw points (rounded down to whole series of `BUCKETS` points), as the TSDB sources return them:
+    ordered by time (`adapters.tsdb`: both sort their answer by `_time_`), the series in one order per bucket."""
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for i in range(points // BUCKETS):
@@ -101,6 +102,7 @@ def raw_points(points: int, seed: int = 7) -> list[dict[str, Any]]:
                     "_result_": value,
                 }
             )
+    out.sort(key=lambda point: point["_time_"])  # stable: the series keep their order within a bucket
     return out
 
 
