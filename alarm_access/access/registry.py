@@ -1,9 +1,10 @@
 """The registry of access types: one entry per `--access-type`, kept as data.
 
 `REGISTRY[access_type].build(config, ports)` makes the service that `run_access` supervises, for either
-`--handler-type` and either `--hash-ring` (every access type supports all four); `preview` is the dry run
+`--handler-type` and either `--hash-ring` (`data` shares its groups over the ring; the stream types share
+their partitions or queue through the broker either way, README "Access types"); `preview` is the dry run
 of `manage.py access_preview`. A new access type is one package under `alarm_access.access` plus one entry
-here, with both handlers and both ring modes: `tests/access/test_registry.py` holds every entry to that.
+here; `tests/access/test_registry.py` holds the registry to covering every `AccessType`.
 
 The registry is a module of its own, not `alarm_access.access.__init__`: importing an access type's pure
 core module must not import every service.
@@ -32,37 +33,19 @@ from alarm_access.runtime import Service
 
 @dataclass(frozen=True, slots=True)
 class HandlerSpec:
-    summary: str
+    """One access type: `build` makes its service (run by `runtime.Supervisor`) from the configuration and
+    the adapters; `preview` is its `manage.py access_preview` dry run."""
+
     build: Callable[[AccessConfig, Ports], Service]
     preview: Previewer
 
 
 REGISTRY: dict[AccessType, HandlerSpec] = {
-    AccessType.DATA: HandlerSpec(
-        "pull time series of every strategy group on its interval and push records to detect",
-        build=build_data_service,
-        preview=preview_data,
-    ),
-    AccessType.REAL_TIME_DATA: HandlerSpec(
-        "consume metric points of real-time strategies from Kafka and push records to detect",
-        build=build_real_time_service,
-        preview=preview_real_time,
-    ),
-    AccessType.EVENT: HandlerSpec(
-        "consume agent/system events from Kafka and push anomalies",
-        build=build_event_service,
-        preview=preview_event,
-    ),
-    AccessType.ALERT: HandlerSpec(
-        "receive third-party alerts over HTTP, Kafka or Redis lists and produce BlueKing standard events to Kafka",
-        build=build_alert_service,
-        preview=preview_alert,
-    ),
-    AccessType.INCIDENT: HandlerSpec(
-        "consume AIOps incident sync messages from RabbitMQ and store them idempotently, in version order",
-        build=build_incident_service,
-        preview=preview_incident,
-    ),
+    AccessType.DATA: HandlerSpec(build=build_data_service, preview=preview_data),
+    AccessType.REAL_TIME_DATA: HandlerSpec(build=build_real_time_service, preview=preview_real_time),
+    AccessType.EVENT: HandlerSpec(build=build_event_service, preview=preview_event),
+    AccessType.ALERT: HandlerSpec(build=build_alert_service, preview=preview_alert),
+    AccessType.INCIDENT: HandlerSpec(build=build_incident_service, preview=preview_incident),
 }
 
 

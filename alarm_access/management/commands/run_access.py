@@ -4,7 +4,7 @@
         --access-type data|real_time_data|event|alert|incident --hash-ring 0|1 [--once] ...
 
 Exit codes: 0 clean stop (SIGTERM/SIGINT drained, limits reached, or --once with every unit of work
-succeeding); 1 the last cycle failed; 2 bad arguments or an access type/dispatcher not available;
+succeeding); 1 the last cycle failed; 2 bad arguments or configuration;
 3 the drain deadline passed with work in flight.
 """
 
