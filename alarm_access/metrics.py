@@ -185,6 +185,12 @@ PARTIAL_ANSWERS = Counter(
     "failed: the pull of a double-check strategy failed, spec §3.13).",
     ["outcome"], registry=REGISTRY,
 )
+FRESHNESS_HOLDS = Counter(
+    "alarm_access_data_freshness_holds", "bk_data pulls that held back buckets still being ingested (spec §3.12), "
+    "by reason (fresh: the newest sample arrived within the threshold; future: its ingestion time is ahead of "
+    "this clock by more than the threshold, a clock skew that holds the group back until it is fixed).",
+    ["reason"], registry=REGISTRY,
+)
 PROCESS_OVERFLOW = Counter(
     "alarm_access_data_overflow_points", "Points of pulls larger than the batch threshold (split into batches).",
     registry=REGISTRY,

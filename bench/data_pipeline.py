@@ -59,13 +59,13 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
-def _delete_prefix(client: redis.Redis, prefix: str) -> None:
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}.*", count=1000))
     for start in range(0, len(keys), 1000):
         client.delete(*keys[start : start + 1000])
 
 
-def _floor(client: redis.Redis, prefix: str, payload: bytes, lists: Sequence[Sequence[str | bytes]]) -> float:
+def push_floor(client: redis.Redis, prefix: str, payload: bytes, lists: Sequence[Sequence[str | bytes]]) -> float:
     """Seconds to decode `payload` and LPUSH `lists` (one Redis list each) in one pipelined round."""
     started = time.perf_counter()
     json.loads(payload)
@@ -117,12 +117,12 @@ def measure(size: int, url: str, runs: int) -> dict[str, Any]:
             pushed, drops = sum(len(lines) for lines in lists), dict(result.drops)
             del result, encoded
             gc.collect()
-            _delete_prefix(client, prefix)
-            floors.append(_floor(client, prefix, payload, lists))
-            _delete_prefix(client, prefix)
+            delete_prefix(client, prefix)
+            floors.append(push_floor(client, prefix, payload, lists))
+            delete_prefix(client, prefix)
             del lists
     finally:
-        _delete_prefix(client, prefix)
+        delete_prefix(client, prefix)
         client.close()
     total, floor_s = best["total_s"], min(floors)
     return {
@@ -175,7 +175,7 @@ def measure_bounded(size: int, url: str, threshold: int) -> dict[str, Any]:
             extras=NO_EXTRAS)
         total = time.perf_counter() - started
         peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        _delete_prefix(client, prefix)
+        delete_prefix(client, prefix)
         floor_s = 0.0
         for document in source.documents:  # bucket by bucket: the records to push are made outside the timing
             raw = zlib.decompress(document)
@@ -185,9 +185,9 @@ def measure_bounded(size: int, url: str, threshold: int) -> dict[str, Any]:
             del result
             started = time.perf_counter()
             zlib.decompress(document)
-            floor_s += time.perf_counter() - started + _floor(client, prefix, raw, lists)
+            floor_s += time.perf_counter() - started + push_floor(client, prefix, raw, lists)
     finally:
-        _delete_prefix(client, prefix)
+        delete_prefix(client, prefix)
         client.close()
     return {
         "points": size,

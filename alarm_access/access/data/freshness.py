@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from alarm_access import metrics
 from alarm_access.access.data.fetch import Fetch
 from alarm_access.access.data.ports import EndTimeHolds, SeriesPoints
 from alarm_access.access.data.query import ItemPlan
@@ -84,8 +85,13 @@ def gate_fetch(fetch: Fetch, group: StrategyGroup, holds: EndTimeHolds, *, now: 
             return points
         gate = found
         holds.hold_end_time(group.key, until, hold_ttl(group.interval))
-        logger.info("bk_data buckets still being ingested: held back until a later pull", extra=ctx(
-            sgk=group.key, gate=found, local_time=(points.local_times or {}).get(found), now=now, until=until))
+        local_time = (points.local_times or {})[found]
+        skewed = local_time > now + threshold
+        metrics.FRESHNESS_HOLDS.labels("future" if skewed else "fresh").inc()
+        logger.log(logging.WARNING if skewed else logging.INFO,
+                   "bk_data ingestion time ahead of this clock: buckets held back until it has passed" if skewed
+                   else "bk_data buckets still being ingested: held back until a later pull",
+                   extra=ctx(sgk=group.key, gate=found, local_time=local_time, now=now, until=until))
         return before(points, found)
 
     return gated_fetch

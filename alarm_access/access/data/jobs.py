@@ -37,6 +37,13 @@ BATCH_QUEUE = "celery_service_batch"
 REPLAY_SLOT = 2**62
 
 
+def refuse_final_replay(fence: Fence | None, *, final: bool) -> None:
+    """`ValueError` for a final delivery under a replay fence: it would mark slot `REPLAY_SLOT` done, and
+    every live pull of the group would then be fenced out until the mark expired (every sink calls this)."""
+    if final and fence is not None and fence.slot == REPLAY_SLOT:
+        raise ValueError(f"group {fence.group_key}: a replay fence delivers with final=False only")
+
+
 class FencedOut(AccessError):
     """A delivery was refused: the group lock passed to a newer holder, or the slot was already delivered."""
 

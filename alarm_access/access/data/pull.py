@@ -16,7 +16,9 @@ instead, and `deliver_points` later delivers each batch in its sub-task. With `P
 (`-H process`, `access.data.bounded`) a pull over the batch threshold is queried in time slices and delivered
 in batches of whole buckets, each atomic with its dedupe state, the checkpoint written by the last delivery.
 With `PullExtras.end_times` the buckets of a bk_data group still being ingested are held back until a later
-pull (`access.data.freshness`, spec §3.12).
+pull (`access.data.freshness`, spec §3.12); its held window end is the one thing written outside the delivery
+(taken before the query, written after it, unfenced, as the original): losing or repeating it costs at most
+one interval's delay, never a bucket, since the window always starts at the checkpoint.
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ at least 30 min), each with `now` = the chunk's end, so a past point is judged a
 would have judged it (not dropped as expired by today's clock). Each chunk is queried like a live pull
 (`access.data.query`: every query config, expression, functions) and run through the same pipeline without
 the time-point limit (a replay wants every bucket of its range).
+The range ends at the last closed bucket (as a live pull's window does), a bk_data bucket still being ingested
+is left out as a live pull would hold it back (`access.data.freshness`, without writing a hold), and priority
+inhibition is not applied: the replayed records are not judged against, nor written as, priority claims.
 
-- dry run (`push=False`): no dedupe state is read — the records are what a live run produced for the range,
+- dry run (no `guards`): no dedupe state is read — the records are what a live run produced for the range,
   with the same record ids — and nothing is written;
-The range ends at the last closed bucket (as a live pull's window does), and priority inhibition is not
-applied: the replayed records are not judged against, nor written as, priority claims.
-
-- `push=True`: the stored dedupe state is read and the records are delivered with it like one batch of a
+- push (`guards` given): the stored dedupe state is read and the records are delivered with it like one batch of a
   bounded pull (`RecordSink.deliver(final=False)`): records, nodata copies and dedupe state in one
   transaction, but never the checkpoint, the run heartbeat or the slot mark — a replay does not move the
   checkpoint (backwards or forwards) and does not pretend access ran. A range already delivered, within the
@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from alarm_access.access.data import freshness
 from alarm_access.access.data.jobs import REPLAY_SLOT, Fence, FencedOut
 from alarm_access.access.data.ports import PullGuards, RecordSink, SeriesPoints, TimeSeriesSource
 from alarm_access.access.data.query import item_plan, query_item
@@ -88,8 +89,11 @@ def replay_group(group: StrategyGroup, start: int, end: int, *, source: TimeSeri
     plan_settings = pipeline.PipelineSettings(max_time_points=0,
                                               disabled_host_states=frozenset(settings.disabled_host_states))
     for chunk_start, chunk_end in chunks(group, start, min(end, closed_until(group, settings, time.time()))):
-        points = query_item(item_plan(group.first_item, f"strategy group {group.key}", now=chunk_end),
-                            source, chunk_start, chunk_end)
+        plan = item_plan(group.first_item, f"strategy group {group.key}", now=chunk_end)
+        points = query_item(plan, source, chunk_start, chunk_end)
+        gate = freshness.gate_time(points.local_times or {}, int(time.time()), settings.bkdata_local_time_threshold)
+        if gate is not None and freshness.gated(group, plan):  # what a live pull would hold back (no hold here)
+            points = freshness.before(points, gate)
 
         def run(seen: dict[int, set[str]], points: SeriesPoints = points, now: int = chunk_end) -> PullResult:
             # no priority state in, none out: past claims would overwrite the live ones (and be judged by them)

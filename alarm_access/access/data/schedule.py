@@ -149,11 +149,14 @@ def query_window(
       checkpoint to the last of them, so a catch-up after an outage proceeds oldest first in bounded
       steps, while an empty stretch of history can never pin the window (a capped window that found no
       data would not move the checkpoint, and would be pulled again forever). A positive `until` (a held
-      window end of bk_data freshness gating, `access.data.freshness`) is the end instead.
+      window end of bk_data freshness gating, `access.data.freshness`) is the end instead, unless the
+      computed end is earlier (a hold written under a shorter delay must not read a bucket still open).
     """
     lookback = max(5 * interval, max_lookback) if interval > 300 else max_lookback
     since = checkpoint if checkpoint and now - checkpoint <= lookback else max(min_update_time, now - lookback)
     since -= since % interval
     start = since - overlap_intervals * interval
-    end = until if until else (now - delay) - (now - delay) % interval
+    end = (now - delay) - (now - delay) % interval
+    if until:
+        end = min(end, until)
     return QueryWindow(start, end) if start < end else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut
+from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut, refuse_final_replay
 from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.adapters.tsdb.promql import bucket_bounds
 from alarm_access.kernel.errors import Backpressure, InvalidStrategy, SourceUnavailable
@@ -176,6 +176,7 @@ class MemoryRecordSink:
             raise NotImplementedError("MemoryRecordSink does not write inline-threshold anomalies")
         if batch is not None:
             raise NotImplementedError("MemoryRecordSink does not deliver batch sub-tasks")
+        refuse_final_replay(fence, final=final)
         if self.fail_next_deliver is not None:
             failure, self.fail_next_deliver = self.fail_next_deliver, None
             raise failure

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut
+from alarm_access.access.data.jobs import BatchJob, Fence, FencedOut, refuse_final_replay
 from alarm_access.adapters.redis.client import redis_op, text
 from alarm_access.adapters.redis.keys import (
     CHECKPOINT_TTL,
@@ -153,6 +153,7 @@ class RedisSink:
         With `final=False` (one batch of a pull this process delivers in batches) the checkpoint, heartbeat
         and slot mark are not written either: the pull's final delivery writes them.
         """
+        refuse_final_replay(fence, final=final and batch is None)
         intervals = {(strategy.id, item.id): item.min_interval for strategy, item in group.items}
         data_keys = {item: self.keys.data(*item) for item in result.data}
         nodata_keys = {item: self.keys.nodata(*item) for item in result.nodata}

@@ -104,11 +104,10 @@ class SqlSource:
         else:
             self._execute(f"CREATE TABLE IF NOT EXISTS {self._table} ({columns})", savepoint=False)
             self._execute(f"CREATE INDEX IF NOT EXISTS {index} ON {self._table} (metric, ts)", savepoint=False)
-        add = f"ALTER TABLE {self._table} ADD COLUMN"
-        if vendor == "postgresql":
-            self._execute(f"{add} IF NOT EXISTS local_time {local_time}", savepoint=False)
-        elif "local_time" not in self._columns():  # SQLite and MySQL have no ADD COLUMN IF NOT EXISTS
-            self._execute(f"{add} local_time {local_time}", savepoint=False)
+        # Looked up first on every vendor: an ALTER TABLE, even one that adds nothing (PostgreSQL's IF NOT
+        # EXISTS), takes an exclusive lock that every query of the table would queue behind at each start.
+        if "local_time" not in self._columns():
+            self._execute(f"ALTER TABLE {self._table} ADD COLUMN local_time {local_time}", savepoint=False)
         self._ready = True
 
     def _columns(self) -> set[str]:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
+from alarm_access import metrics
 from alarm_access.access.data import freshness
 from alarm_access.access.data.ports import SeriesPoints
 from alarm_access.access.data.pull import PullExtras, PullReport, pull_group
@@ -157,3 +160,25 @@ def test_other_sources_are_neither_gated_nor_read_a_held_end() -> None:
     assert report.window is not None and report.window.end == T0 + 120
     assert w.delivered_times() == [T0, T0, T0 + 60, T0 + 60]
     assert w.guards.end_time_ttl(w.group.key) == 300  # not taken
+
+
+def test_an_ingestion_time_ahead_of_the_clock_is_held_counted_as_a_skew_and_warned(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def holds(reason: str) -> float:
+        return metrics.REGISTRY.get_sample_value("alarm_access_data_freshness_holds_total", {"reason": reason}) or 0.0
+
+    before = holds("future"), holds("fresh")
+    w = World(a_group(), {T0: NOW - 100, T0 + 60: NOW + 3600})  # an hour ahead: the source's clock is wrong
+    w.pull()
+    assert w.delivered_times() == [T0, T0]
+    assert (holds("future"), holds("fresh")) == (before[0] + 1, before[1])
+    assert [r.levelname for r in caplog.records if "ahead of this clock" in r.getMessage()] == ["WARNING"]
+
+
+def test_a_held_end_later_than_the_computed_one_is_capped_at_the_last_closed_bucket() -> None:
+    w = World(a_group(), None)
+    w.guards.hold_end_time(w.group.key, T0 + 600, 300)  # written under a shorter delay, or by a skewed clock
+    report = w.pull()
+    assert report.window is not None and report.window.end == T0 + 120
+    held = query_window(0, NOW, 60, delay=10, until=T0 + 60)  # an earlier held end is the end
+    assert held is not None and held.end == T0 + 60

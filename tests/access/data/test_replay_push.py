@@ -4,6 +4,7 @@ makes the replay read and run again — every record reaches detect once, whoeve
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -17,7 +18,7 @@ from alarm_access.adapters.memory.guards import MemoryGuards
 from alarm_access.kernel.model import StrategyGroup
 from alarm_access.kernel.settings import DataSettings
 from alarm_access.records.enrich import TopologyIndex
-from tests.factories import T0, group, host, index, item, point, strategy
+from tests.factories import T0, group, host, index, item, point, qc, strategy
 
 SETTINGS = DataSettings()
 POINTS = [point(ip=ip, t=T0 + k * 60) for k in range(3) for ip in ("127.0.0.1", "127.0.0.2")]
@@ -88,3 +89,14 @@ def test_a_lock_held_past_lock_ttl_fails_the_group_without_writing() -> None:
     with pytest.raises(FencedOut, match="stayed held for 1 s"):
         replay(g, sink, guards, DataSettings(lock_ttl=1))
     assert sink.state() == before
+
+
+def test_a_bk_data_bucket_still_being_ingested_is_left_out_of_a_replay_without_a_hold() -> None:
+    bk_data = qc(data_source_label="bk_data", result_table_id="2_system_cpu_load")
+    g, sink = group(strategy(1, item(1, query=bk_data))), MemoryRecordSink()
+    guards = MemoryGuards(sink=sink)
+    source = MemorySource(POINTS, local_times={T0: T0 + 70, T0 + 60: int(time.time()), T0 + 120: T0 + 190})
+    chunks = list(replay_group(g, T0, T0 + 3 * 60, source=source, sink=sink, topology=topology(),
+                               settings=SETTINGS, guards=guards))
+    assert sorted({r.time for c in chunks for rs in c.records.values() for r in rs}) == [T0]
+    assert guards.take_end_time(g.key) is None

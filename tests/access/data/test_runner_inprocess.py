@@ -31,7 +31,7 @@ from alarm_access.kernel.config import AccessConfig, AccessType
 from alarm_access.kernel.errors import ConfigError, SourceUnavailable
 from alarm_access.kernel.model import QueryConfig, Strategy, StrategyGroup, Topology
 from alarm_access.kernel.settings import DataSettings
-from tests.factories import T0, group, host, item, point, strategy
+from tests.factories import T0, group, host, item, point, qc, strategy
 
 #: the buckets T0 and T0 + 60 have closed (10 s delay); T0 + 120 has not
 NOW = T0 + 180
@@ -43,8 +43,11 @@ SETTINGS = DataSettings(inline_threshold=False, lock_ttl=180, token_budget=30, s
 
 
 class Repository:
+    def __init__(self, strategies: list[Strategy]) -> None:
+        self._strategies = strategies
+
     def load_strategies(self) -> list[Strategy]:
-        return list(STRATEGIES)
+        return list(self._strategies)
 
     def load_topology(self, bk_biz_ids: Collection[int]) -> Topology:
         return Topology(hosts=(host(1, "127.0.0.1"), host(2, "127.0.0.2")))
@@ -53,7 +56,9 @@ class Repository:
 class World:
     """The `DataPorts` of one in-process test, wired to the fakes, and the runner under test."""
 
-    def __init__(self, settings: DataSettings = SETTINGS, *, inline: bool = False, split: bool = False) -> None:
+    def __init__(self, settings: DataSettings = SETTINGS, *, inline: bool = False, split: bool = False,
+                 strategies: list[Strategy] = STRATEGIES) -> None:
+        self._strategies = strategies
         self.clock = ManualClock(NOW)
         self.sink = MemoryBatchSink()
         self.guards = MemoryGuards(clock=self.clock, sink=self.sink)
@@ -66,12 +71,12 @@ class World:
         splitter = BatchSplitter(settings, self.store, self) if split else None
         self.runner = PullRunner(self.config, ports, self.catalog, inline=inline, clock=self.clock,
                                  splitter=splitter)
-        self.group: StrategyGroup = group(*STRATEGIES)
+        self.group: StrategyGroup = group(*strategies)
 
     # --- DataPorts -----------------------------------------------------------------------------------------
     @property
     def strategies(self) -> Repository:
-        return Repository()
+        return Repository(self._strategies)
 
     def snapshot_key(self, strategy_id: int, update_time: int) -> str:
         return f"memory.cache.strategy.snapshot.{strategy_id}.{update_time}"
@@ -125,6 +130,15 @@ def test_an_unobstructed_pull_is_delivered_and_releases_its_guards() -> None:
     assert w.sink.read_checkpoint(w.group) == T0 + 60 and w.sink.slots_done[w.group.key] == SLOT
     assert w.guards.lock_token(w.group.key) is None  # released after the pull
     assert w.guards.slot_holders(w.group.source) == []
+
+
+def test_the_runner_gates_a_bk_data_group_on_its_guards() -> None:
+    bk_data = qc(data_source_label="bk_data", result_table_id="2_system_cpu_load")
+    w = World(strategies=[strategy(1, item(1, query=bk_data))])
+    w.source = MemorySource(POINTS, local_times={T0: NOW - 100, T0 + 60: NOW - 5})  # T0 + 60 still arriving
+    assert w.runner.run(w.job())
+    assert [r.time for r in w.sink.records(1, 1)] == [T0, T0] and w.sink.read_checkpoint(w.group) == T0
+    assert w.guards.take_end_time(w.group.key) == T0 + 120
 
 
 def test_a_group_locked_by_another_pull_is_skipped_and_counted() -> None:

@@ -13,7 +13,7 @@ from typing import Protocol
 import pytest
 import redis
 
-from alarm_access.access.data.jobs import Fence, FencedOut
+from alarm_access.access.data.jobs import REPLAY_SLOT, Fence, FencedOut
 from alarm_access.access.data.ports import RecordSink
 from alarm_access.adapters.memory.data import MemoryRecordSink
 from alarm_access.adapters.redis.keys import RedisKeys
@@ -195,3 +195,16 @@ def test_a_non_final_delivery_writes_records_and_dedupe_but_not_the_checkpoint(m
     assert h.sink.read_checkpoint(g) == T0 + 60 and h.sink.last_runs([g.key]) == {g.key: NOW}
     with pytest.raises(FencedOut):  # the final delivery marked the slot done
         h.sink.deliver(a_result(g, T0 + 180), g, checkpoint=0, now=NOW, fence=fence, final=False)
+
+
+def test_a_replay_fence_delivers_after_any_slot_but_never_as_a_final_delivery(make: MakeHarness) -> None:
+    h, g = make(), a_group()
+    h.hold_fence(g.key, 7)
+    h.sink.deliver(a_result(g), g, checkpoint=T0, now=NOW, fence=Fence(g.key, 7, slot=100))
+    replay = Fence(g.key, 7, slot=REPLAY_SLOT)
+    later = a_result(g, T0 + 60)
+    h.sink.deliver(later, g, checkpoint=0, now=NOW, fence=replay, final=False)  # slot 100 done: still accepted
+    assert h.sink.read_seen(g, [T0 + 60]) == {T0 + 60: set(later.dedupe_additions[T0 + 60])}
+    with pytest.raises(ValueError, match="final=False only"):  # it would fence every live pull out
+        h.sink.deliver(a_result(g, T0 + 120), g, checkpoint=0, now=NOW, fence=replay)
+    assert h.sink.read_seen(g, [T0 + 120]) == {T0 + 120: set()} and h.sink.read_checkpoint(g) == T0
