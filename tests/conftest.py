@@ -39,6 +39,16 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
+def prefix(client: redis.Redis) -> Iterator[str]:
+    """A key prefix of the shared test Redis no other test uses; its keys are deleted after the test."""
+    name = f"test.{uuid.uuid4().hex}"
+    yield name
+    keys = list(client.scan_iter(match=f"{name}.*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
 def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     """A real VictoriaMetrics of the test's own, stopped afterwards."""
     storage = tmp_path / "vm"

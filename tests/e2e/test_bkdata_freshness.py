@@ -4,8 +4,6 @@ DATABASE_URL) with ingestion times in `local_time`, `RedisSink` and `RedisGuards
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -26,15 +24,6 @@ NOW = T0 + 180
 METRIC = "2_system_cpu_load_load5"
 HOSTS = ({"bk_target_ip": "127.0.0.1", "bk_target_cloud_id": "0"},
          {"bk_target_ip": "127.0.0.2", "bk_target_cloud_id": "0"})
-
-
-@pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    name = f"test.freshness.{uuid.uuid4().hex}"
-    yield name
-    keys = list(client.scan_iter(match=f"{name}.*"))
-    if keys:
-        client.delete(*keys)
 
 
 def a_group() -> StrategyGroup:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -76,15 +76,6 @@ class WatchedStates(RedisAlertStates):
             return taken
 
         self._acquire = watched  # type: ignore[assignment]
-
-
-@pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    prefix = f"test.alert.{uuid.uuid4().hex[:8]}"
-    yield prefix
-    keys = list(client.scan_iter(f"{prefix}.*"))
-    if keys:
-        client.delete(*keys)
 
 
 def race(client: redis.Redis, prefix: str, bootstrap: str, first: str, second: str

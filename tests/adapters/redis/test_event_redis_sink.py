@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,15 +14,6 @@ from alarm_access.kernel.errors import Backpressure
 from tests.access.event.test_event_fanout import NOW, T, agent, anomalies, event_strategy, routing
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    prefix = f"test.event.{uuid.uuid4().hex[:8]}"
-    yield prefix
-    keys = list(client.scan_iter(f"{prefix}.*"))
-    if keys:
-        client.delete(*keys)
 
 
 def batch(count: int = 3) -> list[Anomaly]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -25,15 +24,6 @@ def client() -> Iterator[redis.Redis]:
     conn = redis.Redis(host="127.0.0.1", port=6379, db=0, decode_responses=True)
     yield conn
     conn.close()
-
-
-@pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    name = f"test.{uuid.uuid4().hex}"
-    yield name
-    keys = list(client.scan_iter(match=f"{name}.*"))
-    if keys:
-        client.delete(*keys)
 
 
 def a_group() -> StrategyGroup:
