@@ -150,6 +150,7 @@ class AdapterPorts:
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
             "auto.offset.reset": settings.offset_reset,
+            "fetch.wait.max.ms": settings.fetch_wait_max_ms,
         }
         return KafkaStream(bootstrap=bootstrap, group_id=group, topics=topics, timeout=self._config.network_timeout,
                            options=options, commit_every_messages=settings.commit_every_messages,

@@ -148,12 +148,14 @@ def latency(bootstrap: str, topic: str, client: redis.Redis, key: str, *, first:
             sent[index] = time.perf_counter()
             index += 1
         producer.poll(0)
-        length = client.llen(key)
-        if length > seen:
+        # LPUSH puts new lines at the head: everything but the `seen` oldest, in one read (an LLEN then an
+        # LRANGE by count would skip the lines of a push landing between the two)
+        lines = client.lrange(key, 0, -(seen + 1))
+        if lines:
             now = time.perf_counter()
-            for line in client.lrange(key, 0, length - seen - 1):
+            for line in lines:
                 arrived[int(json.loads(line)["data"]["dimensions"]["disk"][6:])] = now
-            seen = length
+            seen += len(lines)
         time.sleep(0.002)
     return sorted((arrived[i] - sent[i]) * 1000 for i in arrived)
 

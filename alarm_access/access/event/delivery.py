@@ -96,16 +96,28 @@ def plan_delivery(anomalies: Sequence[Anomaly], state: DeliveryState, now: int, 
     plan = DeliveryPlan()
     seen = set(state.delivered)
     new: list[Anomaly] = []
+    delivered = plan.delivered
     for anomaly in anomalies:
-        if anomaly.delivery_key in seen:
+        delivery_key = anomaly.delivery_key
+        if delivery_key in seen:
             plan.drops["duplicate"] += 1
             continue
-        seen.add(anomaly.delivery_key)
+        seen.add(delivery_key)
         new.append(anomaly)
-        plan.delivered.setdefault(dedupe_bucket(anomaly.time), []).append(anomaly.delivery_key)
+        time = anomaly.time
+        bucket = time - time % DEDUPE_BUCKET  # `dedupe_bucket`, inline: once per anomaly
+        keys = delivered.get(bucket)
+        if keys is None:
+            keys = delivered[bucket] = []
+        keys.append(delivery_key)
     inhibited, plan.priority_writes = _priority(new, state, now)
+    # a batch's anomalies come in runs of one strategy item: its list and checkpoints are looked up once a run
+    key: StrategyItem | None = None
+    pushed: list[Anomaly] = []
+    updates: dict[str, int] = {}
+    stored: Mapping[str, int] = {}
     for position, anomaly in enumerate(new):
-        if position in inhibited:
+        if inhibited and position in inhibited:
             plan.drops["inhibited"] += 1
             continue
         if state.qos_counts is not None:
@@ -114,11 +126,13 @@ def plan_delivery(anomalies: Sequence[Anomaly], state: DeliveryState, now: int, 
             if state.qos_counts.get(identity, 0) + plan.qos_increments[identity] > qos_threshold:
                 plan.drops["qos"] += 1
                 continue
-        key = (anomaly.strategy_id, anomaly.item_id)
-        plan.pushes.setdefault(key, []).append(anomaly)
+        if key is None or key[0] != anomaly.strategy_id or key[1] != anomaly.item_id:
+            key = (anomaly.strategy_id, anomaly.item_id)
+            pushed = plan.pushes.setdefault(key, [])
+            updates = plan.checkpoints.setdefault(key, {})
+            stored = state.checkpoints.get(key, {})
+        pushed.append(anomaly)
         name = checkpoint_field(anomaly)
-        stored = state.checkpoints.get(key, {}).get(name, 0)
-        updates = plan.checkpoints.setdefault(key, {})
-        if anomaly.time > max(stored, updates.get(name, 0)):
+        if anomaly.time > max(stored.get(name, 0), updates.get(name, 0)):
             updates[name] = anomaly.time
     return plan

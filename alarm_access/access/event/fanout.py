@@ -49,6 +49,8 @@ class EventStrategy:
     target: TargetMatcher | None
     conditions: ConditionMatcher | None
     snapshot_key: str
+    #: `item.min_interval`, computed once: every anomaly of the route carries it
+    interval: int
 
 
 #: host memo entries (one per host and agent id seen) before the memo is emptied
@@ -114,6 +116,9 @@ class Candidate:
     dimensions: Mapping[str, Any]
     md5: str
     content_md5: str
+    #: the host's memoised base dimensions when `dimensions` is `{**base, **facet.dimensions}`, else None: lets
+    #: the line reuse the base's JSON
+    base: Mapping[str, Any] | None = None
 
 
 def content_md5(dimensions: Mapping[str, Any], value: str, message: str) -> str:
@@ -168,6 +173,7 @@ def build_routing(
             target=compile_target(item.target, topology),
             conditions=compile_conditions(qc.agg_condition) if qc.agg_condition else None,
             snapshot_key=snapshot_key(strategy.id, strategy.update_time),
+            interval=item.min_interval,
         ))
     routing = Routing({biz: tuple(routes) for biz, routes in by_biz.items()}, topology,
                       frozenset(disabled_states), expire_seconds)
@@ -266,4 +272,4 @@ def fan_out_into(event: FlatEvent, routing: Routing, now: int, candidates: list[
                         base_md5 = base_md5 or count_md5(base)
                         md5 = base_md5
                     hashes = md5, content_md5(dims, event.title, facet.message)
-                candidates.append(Candidate(event, facet, route, dims, *hashes))
+                candidates.append(Candidate(event, facet, route, dims, *hashes, base if entry is not None else None))

@@ -36,13 +36,17 @@ class EventKind(enum.Enum):
     CUSTOM_STRING = (100, "gse_custom_event")
     PROCESS = (101, "gse_process_event")
 
+    #: members are singletons compared by identity: the identity hash is equivalent to `Enum`'s hash of the
+    #: name, and C-level, where `Enum.__hash__` is a Python call per `kind in enabled` (one per event)
+    __hash__ = object.__hash__
+
     @property
     def code(self) -> int:
         return int(self.value[0])
 
     @property
     def metric_id(self) -> str:
-        return f"bk_monitor.{self.value[1]}"
+        return _METRIC_IDS[self]
 
     @classmethod
     def by_code(cls, code: Any) -> EventKind | None:
@@ -55,6 +59,7 @@ class EventKind(enum.Enum):
 
 
 _BY_CODE = {kind.code: kind for kind in EventKind}
+_METRIC_IDS = {kind: f"bk_monitor.{kind.value[1]}" for kind in EventKind}
 
 
 #: not frozen: a frozen dataclass's `__init__` costs 6x (`object.__setattr__` per field) and one is built per event;

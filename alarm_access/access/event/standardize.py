@@ -77,6 +77,12 @@ def _fields_json(fields: tuple[str, ...]) -> str:
     return _json(list(fields))
 
 
+@functools.lru_cache(maxsize=1024)
+def _dimension_fields(facet_fields: tuple[str, ...], agent_version: bool) -> tuple[str, ...]:
+    """The line's `dimension_fields`: the base ones, `agent_version` when the dimensions hold it, the facet's."""
+    return (*BASE_DIMENSION_FIELDS, *(("agent_version",) if agent_version else ()), *facet_fields)
+
+
 #: the last dimensions encoded and their JSON: the candidates of one facet (one per strategy) share the object
 _last_dimensions: list[Any] = [None, ""]
 
@@ -89,16 +95,41 @@ def _dimensions_json(dims: Mapping[str, Any]) -> str:
     return text
 
 
+#: the JSON of hosts' memoised base dimensions (`fanout.Routing.host_entry`), by object id; the object is kept
+#: with its text, so an id is never reused while its entry lives
+_base_json: dict[int, tuple[Mapping[str, Any], str]] = {}
+BASE_JSON_MEMO_SIZE = 1 << 16
+
+
+def candidate_dimensions_json(candidate: Candidate) -> str:
+    """`_json(candidate.dimensions)`; when they are a memoised base extended by the facet's own keys, the base's
+    JSON (once per host) joined with the facet's: the same text, since `{**base, **own}` lists the base's keys
+    first and, when no key is in both, keeps every value."""
+    dims, base, own = candidate.dimensions, candidate.base, candidate.facet.dimensions
+    if base is None or not base or not own or len(dims) != len(base) + len(own) or _last_dimensions[0] is dims:
+        return _dimensions_json(dims)
+    memo = _base_json.get(id(base))
+    if memo is None or memo[0] is not base:
+        if len(_base_json) >= BASE_JSON_MEMO_SIZE:
+            _base_json.clear()
+        memo = _base_json[id(base)] = (base, _json(base))
+    text = f"{memo[1][:-1]}, {_json(own)[1:]}"
+    _last_dimensions[0], _last_dimensions[1] = dims, text
+    return text
+
+
 def line_json(*, time: int, value: str, dimensions: Mapping[str, Any], record_id: str,
               fields: tuple[str, ...], level: int, anomaly_id: str, anomaly_time: str, message: str,
-              snapshot_key: str) -> str:
-    """`json.dumps` of the anomaly document (see the module doc), byte for byte, written field by field."""
+              snapshot_key: str, dimensions_json: str | None = None) -> str:
+    """`json.dumps` of the anomaly document (see the module doc), byte for byte, written field by field;
+    `dimensions_json`, when given, is the JSON of `dimensions` already written."""
     time_json = int.__repr__(time) if type(time) is int else _json(time)
     value_json = _text_json(value) if type(value) is str else _json(value)
     return (
         f'{{"data": {{"time": {time_json}, "value": {value_json}, '
         f'"values": {{"time": {time_json}, "value": {value_json}}}, '
-        f'"dimensions": {_dimensions_json(dimensions)}, "record_id": {encode_basestring_ascii(record_id)}, '
+        f'"dimensions": {dimensions_json or _dimensions_json(dimensions)}, '
+        f'"record_id": {encode_basestring_ascii(record_id)}, '
         f'"dimension_fields": {_fields_json(fields)}}}, '
         f'"anomaly": {{"{level}": {{"anomaly_id": {encode_basestring_ascii(anomaly_id)}, '
         f'"anomaly_time": {_text_json(anomaly_time)}, "anomaly_message": {_text_json(message)}}}}}, '
@@ -110,11 +141,11 @@ def standardize(candidate: Candidate, now: float) -> Anomaly:
     event, facet, route, dims = candidate.event, candidate.facet, candidate.route, candidate.dimensions
     md5 = candidate.md5
     strategy, item, level, time = route.strategy, route.item, route.level, event.time
-    fields = (*BASE_DIMENSION_FIELDS, *(("agent_version",) if "agent_version" in dims else ()), *facet.fields)
     anomaly_id = f"{md5}.{time}.{strategy.id}.{item.id}.{level}"
-    line = line_json(time=time, value=event.title, dimensions=dims, record_id=f"{md5}.{time}", fields=fields,
-                     level=level, anomaly_id=anomaly_id, anomaly_time=utc_text(now), message=facet.message,
-                     snapshot_key=route.snapshot_key)
+    line = line_json(time=time, value=event.title, dimensions=dims, record_id=f"{md5}.{time}",
+                     fields=_dimension_fields(facet.fields, "agent_version" in dims), level=level,
+                     anomaly_id=anomaly_id, anomaly_time=utc_text(now), message=facet.message,
+                     snapshot_key=route.snapshot_key, dimensions_json=candidate_dimensions_json(candidate))
     return Anomaly(
         anomaly_id=anomaly_id,
         delivery_key=f"{anomaly_id}.{candidate.content_md5}",
@@ -127,7 +158,7 @@ def standardize(candidate: Candidate, now: float) -> Anomaly:
         target_ip=str(dims.get("bk_target_ip", "")),
         priority=strategy.priority,
         priority_group_key=strategy.priority_group_key,
-        interval=item.min_interval,
+        interval=route.interval,
         snapshot_key=route.snapshot_key,
         line=line,
     )

@@ -78,7 +78,7 @@ class KafkaStream:
             "enable.auto.offset.store": False,
             "partition.assignment.strategy": "cooperative-sticky",
             "socket.timeout.ms": int(max(timeout, 1.0) * 1000),
-            # events are latency-sensitive: a fetch waits at most 100 ms for more data (librdkafka: 500 ms)
+            # a fetch waits at most 100 ms for data (librdkafka: 500 ms); `options` sets each access type's own
             "fetch.wait.max.ms": 100,
             "error_cb": self._on_error,
             # librdkafka's own log lines go through our formatter instead of raw stderr; below CRIT they repeat
@@ -150,10 +150,11 @@ class KafkaStream:
         if self._all_down is not None:
             self._probe()
         try:
-            batch = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+            batch = self._fetch(max_messages, timeout)
         except KafkaException as exc:
             raise SourceUnavailable(f"kafka consume from {self.bootstrap} failed: {exc}") from exc
-        messages = []
+        messages: list[StreamMessage] = []
+        append, data_ids = messages.append, self._topics
         for message in batch:
             error = message.error()
             if error is not None:
@@ -163,14 +164,26 @@ class KafkaStream:
                 continue
             # topic, partition and offset are only None on error events, skipped above
             topic = message.topic() or ""
-            messages.append(StreamMessage(topic, message.partition() or 0, message.offset() or 0, message.value(),
-                                         self._topics.get(topic, 0)))
+            append(StreamMessage(topic, message.partition() or 0, message.offset() or 0, message.value(),
+                                 data_ids.get(topic, 0)))
         if not self._assigned and time.monotonic() > self._join_deadline:
             logger.warning("no partition assigned yet; the group join is taking longer than the join timeout",
                            extra=ctx(bootstrap=self.bootstrap))
             self._join_deadline = time.monotonic() + 60
         self._lag.observe(self._consumer, self._assigned, self._committed)
         return messages
+
+    def _fetch(self, max_messages: int, timeout: float) -> list[Any]:
+        """What was prefetched (up to `max_messages`); when nothing was, wait up to `timeout` for the first
+        message and take it with whatever arrived with it. A batch never waits to fill up: `consume(n, t)`
+        returns only at `n` messages or after `t`, so at moderate rates every message waited most of `t`."""
+        batch: list[Any] = self._consumer.consume(num_messages=max_messages, timeout=0)
+        if batch or timeout <= 0:
+            return batch
+        batch = self._consumer.consume(num_messages=1, timeout=timeout)
+        if batch and max_messages > 1:
+            batch += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
+        return batch
 
     def _probe(self) -> None:
         try:
@@ -180,12 +193,15 @@ class KafkaStream:
         self._all_down = None
 
     def done(self, messages: Iterable[StreamMessage]) -> None:
-        for message in messages:
+        done, committed, assigned = self._done, self._committed, self._assigned
+        marked = 0
+        for message in messages:  # per message: plain comparisons, no `max()` call
             key = (message.topic, message.partition)
-            if key in self._assigned and message.offset + 1 > max(self._done.get(key, -1),
-                                                                  self._committed.get(key, -1)):
-                self._done[key] = message.offset + 1
-                self._uncommitted += 1
+            offset = message.offset + 1
+            if offset > done.get(key, -1) and key in assigned and offset > committed.get(key, -1):
+                done[key] = offset
+                marked += 1
+        self._uncommitted += marked
 
     def maybe_commit(self, now: float) -> None:
         every_messages, every_seconds = self._commit_every

@@ -154,14 +154,17 @@ class RedisAnomalySink:
     def _deliver(self, anomalies: Sequence[Anomaly], state: DeliveryState, snapshots: Mapping[str, str],
                  now: int) -> DeliveryPlan | None:
         """One WATCH/MULTI/EXEC attempt; None when a concurrent delivery touched a dedupe set."""
-        buckets = sorted({dedupe_bucket(a.time) for a in anomalies})
+        by_bucket: dict[int, list[str]] = {}
+        for a in anomalies:
+            by_bucket.setdefault(dedupe_bucket(a.time), []).append(a.delivery_key)
+        buckets = sorted(by_bucket)
         pipe: Any = self.client.pipeline(transaction=True)  # redis' stubs leave watch() untyped
         with pipe:
             try:
                 pipe.watch(*(self.keys.delivered(b) for b in buckets))
                 delivered: set[str] = set()
                 for bucket in buckets:
-                    ids = [a.delivery_key for a in anomalies if dedupe_bucket(a.time) == bucket]
+                    ids = by_bucket[bucket]
                     flags = pipe.smismember(self.keys.delivered(bucket), ids)
                     delivered.update(i for i, flag in zip(ids, flags, strict=True) if flag)
                 plan = plan_delivery(anomalies, DeliveryState(frozenset(delivered), state.priority, state.checkpoints,

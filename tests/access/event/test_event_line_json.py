@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from alarm_access.access.event.fanout import content_md5
-from alarm_access.access.event.standardize import line_json
+from alarm_access.access.event.facets import Facet
+from alarm_access.access.event.fanout import Candidate, content_md5
+from alarm_access.access.event.standardize import candidate_dimensions_json, line_json
 
 
 def reference(**fields: Any) -> str:
@@ -74,3 +75,15 @@ def test_content_md5_definition() -> None:
     big = {"n": 10**30}
     expected = json.dumps([big, "", ""], sort_keys=True, ensure_ascii=False, default=str).encode()
     assert content_md5(big, "", "") == hashlib.md5(expected).hexdigest()
+
+
+@pytest.mark.parametrize("own", [{}, {"disk": "/mnt/d0", "fstype": "ext4"}, {"bk_host_id": 7, "disk": "/"}])
+@pytest.mark.parametrize("base", DIMENSIONS)
+def test_dimensions_json_of_a_memoised_base_is_json_dumps(base: dict[str, Any], own: dict[str, Any]) -> None:
+    """The line reuses the JSON of a host's base dimensions when the facet adds keys of its own; an overlapping
+    key (the facet's value wins, in the base's position) or no base must fall back to encoding everything."""
+    for _ in range(2):  # the second time from the memo of the base
+        dims = {**base, **own}
+        facet = Facet(own, own, (), "message")
+        candidate = Candidate(cast(Any, None), facet, cast(Any, None), dims, "md5", "content", base)
+        assert candidate_dimensions_json(candidate) == json.dumps(dims)
