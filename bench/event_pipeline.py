@@ -39,8 +39,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from alarm_access.access.event.batch import process_batch
 from alarm_access.access.event.delivery import DeliveryState, plan_delivery
-from alarm_access.access.event.fanout import build_routing
 from alarm_access.access.event.handle import enabled_kinds
+from alarm_access.access.event.routing import build_routing
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
 from alarm_access.kernel.settings import EventSettings
 from alarm_access.kernel.stream import StreamMessage

@@ -22,8 +22,8 @@ import redis
 
 from alarm_access.access.event.batch import process_batch
 from alarm_access.access.event.delivery import DeliveryState, plan_delivery
-from alarm_access.access.event.fanout import Routing, build_routing
 from alarm_access.access.event.handle import enabled_kinds
+from alarm_access.access.event.routing import Routing, build_routing
 from alarm_access.access.event.standardize import Anomaly
 from alarm_access.adapters.redis.events import RedisAnomalySink
 from alarm_access.formats import parse_strategy_documents, parse_topology_document

@@ -13,9 +13,10 @@ from collections import Counter, deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from alarm_access.access.event.fanout import Candidate, Routing, fan_out_into
+from alarm_access.access.event.fanout import Candidate, fan_out_into
 from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import parse_message
+from alarm_access.access.event.routing import Routing
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.kernel.errors import AccessError, InvalidRecord
 from alarm_access.kernel.stream import StreamMessage

@@ -26,10 +26,10 @@ from prometheus_client import Histogram
 
 from alarm_access import metrics
 from alarm_access.access.event.batch import BatchResult, InvalidRatio, process_batch
-from alarm_access.access.event.fanout import EVENT_SOURCE, Routing, build_routing
 from alarm_access.access.event.kinds import EventKind
 from alarm_access.access.event.parse import ALL_KINDS
 from alarm_access.access.event.ports import EventPorts
+from alarm_access.access.event.routing import EVENT_SOURCE, Routing, build_routing
 from alarm_access.formats import parse_strategy
 from alarm_access.kernel.config import AccessConfig
 from alarm_access.kernel.errors import AccessError, InvalidStrategy, SourceUnavailable

@@ -3,7 +3,7 @@
 Contract of `preview_event(preview)`:
 * `preview.inputs` are `StreamMessage`s (raw Kafka values with the data id of their stream; `offset` is the
   message's position in the input file); `preview.strategies` are routed as the service routes them
-  (`fanout.build_routing`: enabled strategies whose first item's first query config is `bk_monitor`/`event`);
+  (`routing.build_routing`: enabled strategies whose first item's first query config is `bk_monitor`/`event`);
 * every message goes through `parse.parse_message`, every flat event through `fanout.fan_out` and
   `standardize.standardize` with the clock `preview.now` (expiry, `anomaly_time`), and all anomalies of the
   run through `delivery.plan_delivery` with an empty Redis state (nothing delivered before, no priority
@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from alarm_access.access.event.delivery import DeliveryState, plan_delivery
-from alarm_access.access.event.fanout import EventStrategy, Routing, build_routing, fan_out
+from alarm_access.access.event.fanout import fan_out
 from alarm_access.access.event.kinds import FlatEvent
 from alarm_access.access.event.parse import parse_message
+from alarm_access.access.event.routing import EventStrategy, Routing, build_routing
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.formats.preview import Line, PreviewInput
 from alarm_access.kernel.errors import InvalidRecord

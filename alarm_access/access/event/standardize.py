@@ -95,7 +95,7 @@ def _dimensions_json(dims: Mapping[str, Any]) -> str:
     return text
 
 
-#: the JSON of hosts' memoised base dimensions (`fanout.Routing.host_entry`), by object id; the object is kept
+#: the JSON of hosts' memoised base dimensions (`routing.Routing.host_entry`), by object id; the object is kept
 #: with its text, so an id is never reused while its entry lives
 _base_json: dict[int, tuple[Mapping[str, Any], str]] = {}
 BASE_JSON_MEMO_SIZE = 1 << 16

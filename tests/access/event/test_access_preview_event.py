@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from alarm_access.access.event.batch import process_batch
-from alarm_access.access.event.fanout import build_routing
 from alarm_access.access.event.parse import ALL_KINDS
+from alarm_access.access.event.routing import build_routing
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.formats import parse_strategy_documents, parse_topology_document
 from alarm_access.kernel.stream import StreamMessage

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from alarm_access.access.event.delivery import DeliveryState, plan_delivery
-from alarm_access.access.event.fanout import Routing, build_routing, fan_out
+from alarm_access.access.event.fanout import fan_out
 from alarm_access.access.event.kinds import EventKind, FlatEvent
+from alarm_access.access.event.routing import Routing, build_routing
 from alarm_access.access.event.standardize import Anomaly, standardize
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.kernel.model import (

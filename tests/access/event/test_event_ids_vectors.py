@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from alarm_access.access.event.fanout import Routing, build_routing, fan_out
+from alarm_access.access.event.fanout import fan_out
 from alarm_access.access.event.kinds import GSE_BASE_ALARM_DATA_ID, GSE_CUSTOM_EVENT_DATA_ID, GSE_PROCESS_REPORT_DATA_ID
 from alarm_access.access.event.parse import flatten
+from alarm_access.access.event.routing import Routing, build_routing
 from alarm_access.access.event.standardize import standardize
 from alarm_access.adapters.redis.keys import RedisKeys
 from alarm_access.kernel.hashing import count_md5

@@ -20,9 +20,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from alarm_access.access.event.fanout import build_routing
 from alarm_access.access.event.kinds import EventKind, FlatEvent
 from alarm_access.access.event.ports import AnomalySink
+from alarm_access.access.event.routing import build_routing
 from alarm_access.access.event.standardize import Anomaly
 from alarm_access.adapters.memory.event_ports import MemoryAnomalySink
 from alarm_access.adapters.redis.events import RedisAnomalySink
