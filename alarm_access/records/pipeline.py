@@ -24,23 +24,16 @@ from typing import Any, ParamSpec, TypeVar
 
 from alarm_access.kernel.model import Record, StrategyGroup
 from alarm_access.records.dedupe import Deduper
-from alarm_access.records.enrich import TopologyIndex, enrich
-from alarm_access.records.filters import (
-    HOST_DISABLED,
-    KEEP,
-    ItemScope,
-    compile_scope,
-    expire_after,
-    host_status,
-)
+from alarm_access.records.enrich import TopologyIndex
+from alarm_access.records.filters import HOST_DISABLED, KEEP
 from alarm_access.records.limit import limit_time_points
 from alarm_access.records.noise import noise_writes
 from alarm_access.records.priority import PriorityWrite, decide_priority, priority_members
 from alarm_access.records.result import DEFAULT_SETTINGS, DroppedPoint, ItemKey, PipelineSettings, PullResult
-from alarm_access.records.standardize import RecordPlan, Series, SeriesMemo, build_record, plan_records
+from alarm_access.records.series_cache import SeriesCache, decide, series_cache
+from alarm_access.records.standardize import build_record
 
-__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "SeriesCache", "compile_group", "gc_paused", "run",
-           "series_cache"]
+__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "gc_paused", "run"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,31 +57,6 @@ def gc_paused(function: Callable[P, R]) -> Callable[P, R]:
             gc.enable()
 
     return paused
-
-
-@dataclass(frozen=True, slots=True)
-class GroupPlan:
-    """Per-run compilation of a group: everything that does not depend on the point."""
-
-    records: RecordPlan
-    keys: tuple[ItemKey, ...]
-    scopes: tuple[ItemScope, ...]
-    scoped: bool
-    max_age: int
-    limit_times: bool
-
-
-def compile_group(group: StrategyGroup, index: TopologyIndex) -> GroupPlan:
-    first = group.first_item
-    scopes = tuple(compile_scope(item, index) for _, item in group.items)
-    return GroupPlan(
-        records=plan_records(first),
-        keys=tuple((strategy.id, item.id) for strategy, item in group.items),
-        scopes=scopes,
-        scoped=not all(scope.keeps_everything for scope in scopes),
-        max_age=expire_after(first),
-        limit_times=any(qc.data_type_label == "time_series" for qc in first.query_configs),
-    )
 
 
 #: one accepted record: the record, its raw point (for drop details) and the indexes of the items retaining it
@@ -128,39 +96,6 @@ class _Accepted:
     entries: list[_Entry]
     max_queried: int
     created: int
-
-
-#: per-series outcome of enrichment, host status and item scope: (status, retained items, out-of-target keys)
-_Decision = tuple[str, tuple[int, ...], tuple[ItemKey, ...]]
-
-
-def _decide(plan: GroupPlan, dims: dict[str, Any], index: TopologyIndex, settings: PipelineSettings) -> _Decision:
-    """Enrich `dims` in place, then decide host status and which items keep the series' records."""
-    enrich(dims, index)
-    status = host_status(dims, index, settings.disabled_host_states)
-    all_items = tuple(range(len(plan.keys)))
-    if status != KEEP:
-        return status, (), ()
-    if not plan.scoped:
-        return status, all_items, ()
-    retained = tuple(i for i in all_items if plan.scopes[i].is_in_scope(dims))
-    return status, retained, tuple(plan.keys[i] for i in all_items if i not in retained)
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesCache:
-    """What the runs of one pull share when its points come in several batches (`access.data.bounded`): the
-    group's plan and each series' identity and decision, so a series costs one md5 per pull, not per batch.
-    Valid for one group, topology index and `PipelineSettings`; it grows with the pull's distinct series."""
-
-    plan: GroupPlan
-    memo: SeriesMemo
-    decisions: dict[Series, _Decision]
-
-
-def series_cache(group: StrategyGroup, index: TopologyIndex) -> SeriesCache:
-    plan = compile_group(group, index)
-    return SeriesCache(plan, SeriesMemo(plan.records), {})
 
 
 def _accept(
@@ -217,7 +152,7 @@ def _accept(
             continue
         decision = decisions.get(series)
         if decision is None:
-            decision = decisions[series] = _decide(plan, series.dimensions, index, settings)
+            decision = decisions[series] = decide(plan, series.dimensions, index, settings)
         status, retained, outside = decision
         if status != KEEP:
             if status != HOST_DISABLED:

@@ -51,6 +51,7 @@ from alarm_access.kernel.settings import DataSettings
 from alarm_access.logs import ctx
 from alarm_access.records import pipeline
 from alarm_access.records.enrich import TopologyIndex
+from alarm_access.records.series_cache import SeriesCache, series_cache
 from alarm_access.records.standardize import plan_records, point_time
 
 logger = logging.getLogger("alarm_access.access.data")
@@ -96,7 +97,7 @@ class _Batches:
     it leads to, what was delivered."""
 
     limit_left: int
-    cache: pipeline.SeriesCache
+    cache: SeriesCache
     checkpoint: int | None = None
     batches: int = 0
     pulled: int = 0
@@ -147,7 +148,7 @@ class BoundedPull:
             expected = len(pending) + (density or 0.0) * _steps(cursor, window.end, step)
             if batches is None and expected > threshold:
                 # the pull is (expected to be) large: from here on, batch by batch
-                batches = _Batches(limit, pipeline.series_cache(group, topology))
+                batches = _Batches(limit, series_cache(group, topology))
                 if pending:
                     deliver(pending, batches)
                     pending = []
@@ -168,7 +169,7 @@ class BoundedPull:
             else:
                 deliver(points, batches)
         if batches is None and len(pending) > threshold:  # the last slice made it large
-            batches = _Batches(limit, pipeline.series_cache(group, topology))
+            batches = _Batches(limit, series_cache(group, topology))
             deliver(pending, batches)
         if batches is None:
             return deliver_points(group, pending, now, checkpoint=checkpoint, window=window, sink=sink,

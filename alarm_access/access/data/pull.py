@@ -45,6 +45,7 @@ from alarm_access.records import pipeline
 from alarm_access.records.anomaly import AnomalyWrites, detect_records
 from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.priority import priority_group_keys
+from alarm_access.records.series_cache import SeriesCache
 from alarm_access.records.standardize import point_time
 from alarm_access.records.threshold import ItemThresholds
 
@@ -174,7 +175,7 @@ def deliver_points(
     extras: PullExtras = NO_EXTRAS,
     batch: BatchJob | None = None,
     final: bool = True,
-    cache: pipeline.SeriesCache | None = None,
+    cache: SeriesCache | None = None,
     is_partial: bool = False,
 ) -> PullReport:
     """Run the pipeline on `points` and deliver the result in one transaction (raises as `pull_group`).
