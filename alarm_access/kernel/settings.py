@@ -120,6 +120,8 @@ class ConsumerSettings:
             raise ConfigError(f"{self.PREFIX}OFFSET_RESET must be earliest or latest, got {self.offset_reset!r}")
         if not self.dlq_topic:
             raise ConfigError(f"{self.PREFIX}DLQ_TOPIC must not be empty")
+        if self.fetch_wait_max_ms < 1:  # 0 is accepted by librdkafka and makes an idle consumer fetch non-stop
+            raise ConfigError(f"{self.PREFIX}FETCH_WAIT_MAX_MS must be at least 1, got {self.fetch_wait_max_ms}")
 
 
 @dataclass(frozen=True, slots=True)

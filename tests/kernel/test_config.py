@@ -71,6 +71,7 @@ def test_sections_parse_with_their_prefix_and_aliases() -> None:
     ({"DATA": {"SOURCE_URLS": "bk_monitor:time_series=ftp://x"}}, "ALARM_ACCESS_DATA_SOURCE_URLS"),
     ({"DATA": {"LOCK_TTL": "0"}}, "ALARM_ACCESS_DATA_LOCK_TTL"),
     ({"EVENT": {"OFFSET_RESET": "newest"}}, "ALARM_ACCESS_EVENT_OFFSET_RESET must be earliest or latest"),
+    ({"REAL_TIME": {"FETCH_WAIT_MAX_MS": "0"}}, "ALARM_ACCESS_REAL_TIME_FETCH_WAIT_MAX_MS must be at least 1"),
     ({"EVENT": {"MAX_INVALID_RATIO": "0"}}, "ALARM_ACCESS_EVENT_MAX_INVALID_RATIO must be in (0, 1]"),
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
     ({"METRICS_PORT": "70000"}, "must be a port"),

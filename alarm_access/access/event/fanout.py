@@ -46,9 +46,9 @@ class Candidate:
     dimensions: Mapping[str, Any]
     md5: str
     content_md5: str
-    #: the host's memoised base dimensions when `dimensions` is `{**base, **facet.dimensions}`, else None: lets
-    #: the line reuse the base's JSON
-    base: Mapping[str, Any] | None = None
+    #: the host's memoised entry when `dimensions` is `{**entry.base, **facet.dimensions}`, else None: lets the
+    #: line reuse the base's JSON
+    host_entry: HostEntry | None = None
 
 
 def content_md5(dimensions: Mapping[str, Any], value: str, message: str) -> str:
@@ -136,4 +136,4 @@ def fan_out_into(event: FlatEvent, routing: Routing, now: int, candidates: list[
                         base_md5 = base_md5 or count_md5(base)
                         md5 = base_md5
                     hashes = md5, content_md5(dims, event.title, facet.message)
-                candidates.append(Candidate(event, facet, route, dims, *hashes, base if entry is not None else None))
+                candidates.append(Candidate(event, facet, route, dims, *hashes, entry))

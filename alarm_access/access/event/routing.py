@@ -6,6 +6,7 @@ Host resolution splits an Agent 1.0 id `cloud:ip` at the first colon only (IPv6 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,11 +44,13 @@ HOST_MEMO_SIZE = 1 << 16
 @dataclass(frozen=True, slots=True)
 class HostEntry:
     """What fan-out derives from a resolved host for events without own dimensions: the base dimensions
-    (never mutated: every candidate copies them) and their md5."""
+    (never mutated: every candidate copies them), their md5 and their JSON (`json.dumps`, what the anomaly
+    line spells them as: `standardize.candidate_dimensions_json` extends it by a facet's own keys)."""
 
     host: Host | None
     base: dict[str, Any]
     base_md5: str
+    base_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class Routing:
         if entry is None:
             host = resolve_host(event, self.topology)
             base = host_dimensions(event, host) if host is not None else {}
-            entry = HostEntry(host, base, count_md5(base) if host is not None else "")
+            entry = HostEntry(host, base, count_md5(base) if host is not None else "", json.dumps(base))
             if len(self._hosts) >= HOST_MEMO_SIZE:
                 self._hosts.clear()
             self._hosts[key] = entry

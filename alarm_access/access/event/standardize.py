@@ -83,38 +83,32 @@ def _dimension_fields(facet_fields: tuple[str, ...], agent_version: bool) -> tup
     return (*BASE_DIMENSION_FIELDS, *(("agent_version",) if agent_version else ()), *facet_fields)
 
 
-#: the last dimensions encoded and their JSON: the candidates of one facet (one per strategy) share the object
-_last_dimensions: list[Any] = [None, ""]
+#: the last dimensions encoded and their JSON, as one tuple (replaced whole: a reader never pairs one call's
+#: dimensions with another's text): the candidates of one facet (one per strategy) share the object
+_last_dimensions: tuple[Any, str] = (None, "")
 
 
 def _dimensions_json(dims: Mapping[str, Any]) -> str:
-    if _last_dimensions[0] is dims:
-        return str(_last_dimensions[1])
+    global _last_dimensions  # noqa: PLW0603 - a one-entry cache of the hot path, replaced whole
+    last, text = _last_dimensions
+    if last is dims:
+        return text
     text = _json(dims)
-    _last_dimensions[0], _last_dimensions[1] = dims, text
+    _last_dimensions = (dims, text)
     return text
 
 
-#: the JSON of hosts' memoised base dimensions (`routing.Routing.host_entry`), by object id; the object is kept
-#: with its text, so an id is never reused while its entry lives
-_base_json: dict[int, tuple[Mapping[str, Any], str]] = {}
-BASE_JSON_MEMO_SIZE = 1 << 16
-
-
 def candidate_dimensions_json(candidate: Candidate) -> str:
-    """`_json(candidate.dimensions)`; when they are a memoised base extended by the facet's own keys, the base's
-    JSON (once per host) joined with the facet's: the same text, since `{**base, **own}` lists the base's keys
-    first and, when no key is in both, keeps every value."""
-    dims, base, own = candidate.dimensions, candidate.base, candidate.facet.dimensions
-    if base is None or not base or not own or len(dims) != len(base) + len(own) or _last_dimensions[0] is dims:
+    """`_json(candidate.dimensions)`; when they are a host entry's base extended by the facet's own keys, the
+    base's JSON (made once per host and routing, `routing.HostEntry`) joined with the facet's: the same text,
+    since `{**base, **own}` lists the base's keys first and, when no key is in both, keeps every value."""
+    global _last_dimensions  # noqa: PLW0603 - see `_dimensions_json`
+    dims, entry, own = candidate.dimensions, candidate.host_entry, candidate.facet.dimensions
+    if entry is None or not entry.base or not own or len(dims) != len(entry.base) + len(own) \
+            or _last_dimensions[0] is dims:
         return _dimensions_json(dims)
-    memo = _base_json.get(id(base))
-    if memo is None or memo[0] is not base:
-        if len(_base_json) >= BASE_JSON_MEMO_SIZE:
-            _base_json.clear()
-        memo = _base_json[id(base)] = (base, _json(base))
-    text = f"{memo[1][:-1]}, {_json(own)[1:]}"
-    _last_dimensions[0], _last_dimensions[1] = dims, text
+    text = f"{entry.base_json[:-1]}, {_json(own)[1:]}"
+    _last_dimensions = (dims, text)
     return text
 
 

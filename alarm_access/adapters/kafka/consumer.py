@@ -3,9 +3,11 @@
 Offsets: auto-commit and auto offset store are off. `done(messages)` records `offset + 1` per partition;
 `maybe_commit` commits them synchronously every `commit_every_messages` messages or `commit_every_seconds`
 seconds; `on_revoke` commits the revoked partitions' done offsets before they move to another member (the
-callback runs inside `consume`, between two batches, so everything consumed before it was pushed), and
-`on_lost` forgets them. Done offsets of partitions no longer assigned are never committed: a late batch
-must not move back the new owner's position.
+callback runs inside a `consume` of `poll`: what earlier polls returned was pushed and marked done; messages
+of a revoked partition this poll took before the callback are returned, pushed, and their offsets never
+committed — the new owner reads them again, deliveries being idempotent), and `on_lost` forgets them. Done
+offsets of partitions no longer assigned are never committed: a late batch must not move back the new
+owner's position.
 
 Failures: every call is bounded (`consume` by its timeout, the metadata probe and socket operations by
 `timeout`). librdkafka retries a lost broker by itself and reports it through `error_cb`; once every broker
@@ -182,7 +184,11 @@ class KafkaStream:
             return batch
         batch = self._consumer.consume(num_messages=1, timeout=timeout)
         if batch and max_messages > 1:
-            batch += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
+            try:
+                batch += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
+            except KafkaException as exc:  # the first message is in hand: deliver it, the error comes back next poll
+                logger.warning("kafka consume failed after the first message of a batch: %s", exc,
+                               extra=ctx(bootstrap=self.bootstrap))
         return batch
 
     def _probe(self) -> None:

@@ -173,6 +173,7 @@ def test_record_and_anomaly_ids_are_the_originals(name: str) -> None:
     assert not drops
     anomaly = standardize(candidate, NOW)
     line = json.loads(anomaly.line)
+    assert anomaly.line == json.dumps(line)  # the field-by-field writer's bytes are json.dumps' (the original's)
     assert line["data"]["record_id"] == f"{md5}.{T}"
     assert line["anomaly"][str(level)]["anomaly_id"] == f"{md5}.{T}.{sid}.{iid}.{level}" == anomaly.anomaly_id
     assert line["data"]["dimensions"] == dimensions

@@ -10,6 +10,7 @@ import pytest
 
 from alarm_access.access.event.facets import Facet
 from alarm_access.access.event.fanout import Candidate, content_md5
+from alarm_access.access.event.routing import HostEntry
 from alarm_access.access.event.standardize import candidate_dimensions_json, line_json
 
 
@@ -80,10 +81,15 @@ def test_content_md5_definition() -> None:
 @pytest.mark.parametrize("own", [{}, {"disk": "/mnt/d0", "fstype": "ext4"}, {"bk_host_id": 7, "disk": "/"}])
 @pytest.mark.parametrize("base", DIMENSIONS)
 def test_dimensions_json_of_a_memoised_base_is_json_dumps(base: dict[str, Any], own: dict[str, Any]) -> None:
-    """The line reuses the JSON of a host's base dimensions when the facet adds keys of its own; an overlapping
-    key (the facet's value wins, in the base's position) or no base must fall back to encoding everything."""
-    for _ in range(2):  # the second time from the memo of the base
+    """The line reuses the JSON of a host entry's base dimensions when the facet adds keys of its own; an
+    overlapping key (the facet's value wins, in the base's position) or no base must fall back to encoding
+    everything."""
+    entry = HostEntry(None, base, "md5", json.dumps(base))
+    for _ in range(2):  # the second time with the same entry, after other dimensions were encoded
         dims = {**base, **own}
         facet = Facet(own, own, (), "message")
-        candidate = Candidate(cast(Any, None), facet, cast(Any, None), dims, "md5", "content", base)
+        candidate = Candidate(cast(Any, None), facet, cast(Any, None), dims, "md5", "content", entry)
         assert candidate_dimensions_json(candidate) == json.dumps(dims)
+        assert candidate_dimensions_json(Candidate(cast(Any, None), facet, cast(Any, None), {"x": 1}, "md5",
+                                                   "content")) == '{"x": 1}'
+
