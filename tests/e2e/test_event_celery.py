@@ -43,6 +43,15 @@ def in_flight(worker: Worker) -> set[str]:
     return set(task_ids(worker, "received")) - set(task_ids(worker, "succeeded"))
 
 
+def holding_a_task(worker: Worker) -> bool:
+    """Freeze `worker` (SIGSTOP) and say whether it holds a task; resume it when it does not."""
+    worker.process.send_signal(signal.SIGSTOP)
+    if in_flight(worker):
+        return True
+    worker.process.send_signal(signal.SIGCONT)
+    return False
+
+
 def test_every_event_kind_goes_through_celery_workers(world: EventWorld, private_redis: RedisServer,
                                                       tmp_path: Path) -> None:
     at = time.time() - 5
@@ -78,17 +87,21 @@ def test_worker_killed_mid_task_loses_nothing_and_doubles_nothing(world: EventWo
     key = world.key("detect.anomaly.list.23.23")
     second: Worker | None = None
     try:
-        # one worker, a backlog of tasks: wait until it has pushed part of the stream and holds a task
-        world.wait(lambda: world.redis.llen(key) >= 1000 and bool(in_flight(first)), what="a task in flight")
-        first.kill_9()
-        publishing_confirmed = confirm_mode_channels(rabbitmq_url)
+        # one worker, a backlog of 120 tasks (it may run them all within a second): once it has pushed part of
+        # the stream, it is frozen until it is seen holding a task (received, not succeeded), so the kill lands
+        # on the task it holds — not on whatever it ran while the test looked
+        world.wait(lambda: world.redis.llen(key) >= 1000, what="part of the stream pushed", interval=0.002)
+        world.wait(lambda: holding_a_task(first), what="the worker holding a task", interval=0.002)
         killed = in_flight(first)
         assert killed and world.redis.llen(key) < total, "the kill did not land mid-stream; the test proves nothing"
+        first.kill_9()
+        publishing_confirmed = confirm_mode_channels(rabbitmq_url)
         second = start_worker(world.env.env, tmp_path, "second", rabbitmq_url, queues=EVENT_QUEUE)
         world.wait(lambda: world.redis.llen(key) >= total, timeout=120, what="every anomaly")
         world.wait_stable(lambda: world.redis.llen(key))  # a duplicate would arrive after the last new one
     finally:
         assert stop(consumer, signal.SIGTERM) == 0, world.env.log()
+        first.stop()  # a no-op after the kill; the worker when the test failed before it
         if second is not None:
             second.stop()
     ids = Counter(json.loads(line)["anomaly"]["2"]["anomaly_id"] for line in world.redis.lrange(key, 0, -1))

@@ -109,12 +109,13 @@ class EventWorld:
         key = self.key(f"detect.anomaly.list.{strategy_id}.{strategy_id}")
         return [json.loads(line) for line in self.redis.lrange(key, 0, -1)]
 
-    def wait(self, condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    def wait(self, condition: Callable[[], bool], timeout: float = 60, what: str = "condition",
+             interval: float = 0.1) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} not reached within {timeout}s:\n{self.env.log()[-3000:]}")
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def wait_stable(self, read: Callable[[], object], quiet: float = 2.0, timeout: float = 60) -> None:
         """Wait until `read()` gave the same answer over `quiet` seconds of polls (no write is in flight),
