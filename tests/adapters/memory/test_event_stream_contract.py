@@ -29,6 +29,8 @@ __all__ = ["kafka"]  # the session fixture, imported for pytest
 DATA_ID = 1000
 #: a long pause: longer than the test session timeout (2 s), so a member that stopped heartbeating is evicted
 PAUSE_SECONDS = 2.5
+#: a poll timeout far longer than any wait for messages already produced
+LONG_POLL = 30.0
 
 
 class World(Protocol):
@@ -248,6 +250,18 @@ def test_poll_returns_every_produced_message_once_in_partition_order(world: Worl
     assert quiet(world, stream, 1.0) == []
     stream.close()
     stream.close()  # idempotent
+
+
+def test_a_poll_returns_what_has_arrived_without_waiting_for_a_full_batch(world: World) -> None:
+    topic = world.topic(1)
+    world.produce(topic, values(1), 1)
+    stream = world.open(topic, group())
+    assert len(take(world, stream, 1)) == 1  # the member has joined and caught up
+    world.produce(topic, values(3), 1)
+    started = time.monotonic()
+    got = stream.poll(1000, LONG_POLL)  # 3 messages, not 1 000: it must not wait the timeout out for more
+    assert 1 <= len(got) <= 3 and time.monotonic() - started < LONG_POLL / 2
+    stream.close()
 
 
 def test_close_commits_done_messages_and_a_new_member_gets_only_the_rest(world: World) -> None:
