@@ -14,15 +14,14 @@ Deviations from the original, besides those documented in the stages:
 
 from __future__ import annotations
 
-import functools
-import gc
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from alarm_access.kernel.model import Record, StrategyGroup
+from alarm_access.records.collector import gc_paused
 from alarm_access.records.dedupe import Deduper
 from alarm_access.records.enrich import TopologyIndex
 from alarm_access.records.filters import HOST_DISABLED, KEEP
@@ -33,31 +32,7 @@ from alarm_access.records.result import DEFAULT_SETTINGS, DroppedPoint, ItemKey,
 from alarm_access.records.series_cache import SeriesCache, decide, series_cache
 from alarm_access.records.standardize import build_record
 
-__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "gc_paused", "run"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def gc_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """Run `function` with the cyclic garbage collector disabled, restoring its previous state after.
-
-    For bulk steps that allocate millions of acyclic containers (records, dicts, tuples): the collector
-    would otherwise traverse them again and again for no garbage. Cycles made meanwhile are collected later.
-    """
-
-    @functools.wraps(function)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        if not gc.isenabled():
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
-
+__all__ = ["DroppedPoint", "PipelineSettings", "PullResult", "run"]
 
 #: one accepted record: the record, its raw point (for drop details) and the indexes of the items retaining it
 _Entry = tuple[Record, Mapping[str, Any], tuple[int, ...]]

@@ -12,7 +12,6 @@ all its items can, a batch sub-task's group being a subset of its items). The ot
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
@@ -26,8 +25,8 @@ from alarm_access.kernel.errors import InvalidStrategy, SourceUnavailable
 from alarm_access.kernel.model import StrategyGroup, Topology
 from alarm_access.kernel.settings import DataSettings
 from alarm_access.logs import ctx
+from alarm_access.records.collector import gc_paused, refreeze
 from alarm_access.records.enrich import TopologyIndex, index_topology
-from alarm_access.records.pipeline import gc_paused
 from alarm_access.records.threshold import item_thresholds
 
 logger = logging.getLogger("alarm_access.access.data")
@@ -58,10 +57,7 @@ class GroupCatalog:
 
     def refresh(self) -> None:
         self._load()
-        # What a refresh built lives until the next one: later collections need not traverse it again.
-        gc.unfreeze()  # what an earlier refresh froze gets looked at once more (else its garbage never goes)
-        gc.collect()
-        gc.freeze()
+        refreeze()  # what a refresh built lives until the next one: later collections need not traverse it
         self._loaded_at = self._clock()
 
     @gc_paused  # millions of acyclic containers: the collector would traverse them again and again

@@ -10,7 +10,7 @@ config, no multi-metric expression — as the original), after each query:
 2. at a gate, the pull's window end is held (`EndTimeHolds.hold_end_time`, the original's
    `access.data.last_end_time.group_key_{SGK}`, TTL `hold_ttl`) and every point at or after the gate is
    dropped. The value held is the window end of this pull (the original's `until_timestamp`), not the
-   gate: the next pull takes it (deleting it) as its own window end instead of computing one
+   gate: the next pull takes it (deleting it) as its own window end, capped at the last closed bucket
    (`pull.window_for`), so it re-queries the held-back buckets — and holds the same end again if they are
    still fresh — before the window moves on. The checkpoint moves only to the points delivered.
 

@@ -108,7 +108,7 @@ NO_EXTRAS = PullExtras()
 def window_for(group: StrategyGroup, checkpoint: int, now: int, settings: DataSettings, *,
                until: int | None = None) -> QueryWindow | None:
     """The query window of `group` at `now` given its stored checkpoint (spec data-access §1.5); a held
-    window end `until` (bk_data freshness gating) replaces the computed end."""
+    window end `until` (bk_data freshness gating) is the end, unless the computed one is earlier."""
     return query_window(
         checkpoint,
         now,

@@ -36,7 +36,8 @@ from alarm_access.kernel.errors import Backpressure
 from alarm_access.kernel.model import Record, StrategyGroup
 from alarm_access.logs import ctx
 from alarm_access.records.anomaly import AnomalyWrites
-from alarm_access.records.pipeline import PullResult, gc_paused
+from alarm_access.records.collector import gc_paused
+from alarm_access.records.pipeline import PullResult
 
 logger = logging.getLogger("alarm_access.access.data")
 
